@@ -1,0 +1,342 @@
+//! Ingestion: turns every input (file, stdin, URL) into [`Entry`]s and [`Rejected`] items,
+//! accounting for everything that looked like a proxy.
+//!
+//! Format parsers (`text`, `json`, `html`, `csv`) know nothing of deduplication or counts:
+//! they report each item they find to an [`ItemSink`]. The [`Collector`] is that sink: it
+//! deduplicates (see [`crate::policy::dedup`]), classifies addresses, and keeps per-input
+//! counts, so that `entries + duplicates + rejected` equals the items found.
+
+pub mod bare;
+pub mod csv;
+pub mod detect;
+pub mod html;
+pub mod json;
+pub mod labels;
+pub mod link;
+pub mod read;
+pub mod record;
+pub mod text;
+
+use std::fmt;
+use std::io::{self, BufRead};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::policy::address::AddressClass;
+use crate::policy::dedup::{DedupIndex, Seen};
+use crate::proxy::{ProxyKind, ProxySpec, SpecError};
+
+pub use detect::InputFormat;
+
+/// Where in an input an item was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// One line of a text-like input (1-based).
+    Line(u64),
+    /// A labelled block spanning lines `first..=last` (1-based).
+    Lines(u64, u64),
+    /// A path into a JSON document, e.g. `messages[3].text_entities[1]`.
+    Path(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Line(line) => write!(f, "line {line}"),
+            Self::Lines(first, last) => write!(f, "lines {first}-{last}"),
+            Self::Path(path) => f.write_str(path),
+        }
+    }
+}
+
+impl FromStr for Location {
+    type Err = std::convert::Infallible;
+    /// Inverse of `Display`; anything that is not `line N` / `lines A-B` is a path.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let line = s
+            .strip_prefix("line ")
+            .and_then(|n| n.parse().ok())
+            .map(Self::Line);
+        let lines = s.strip_prefix("lines ").and_then(|range| {
+            let (first, last) = range.split_once('-')?;
+            Some(Self::Lines(first.parse().ok()?, last.parse().ok()?))
+        });
+        Ok(line.or(lines).unwrap_or_else(|| Self::Path(s.to_owned())))
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(text.parse().unwrap_or(Self::Path(text)))
+    }
+}
+
+/// An input name and a place in it: enough for a user to find the line again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The input as the user named it (path, `-` for stdin, or URL).
+    pub input: Arc<str>,
+    /// Where in that input.
+    pub location: Location,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.input, self.location)
+    }
+}
+
+/// A unique proxy found in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Stable identifier derived from the dedup key (same proxy, same id, in every run).
+    pub id: String,
+    /// What the proxy is.
+    pub spec: ProxySpec,
+    /// Class of the target address; names stay `unresolved` until the probe resolves them.
+    pub address_class: AddressClass,
+    /// Where it was first seen.
+    pub source: Source,
+    /// Every later place the same proxy was seen, in input order.
+    pub duplicates: Vec<Source>,
+}
+
+/// Something that looked like a proxy but could not be read as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Where it was.
+    pub source: Source,
+    /// The text as found (may hold credentials: human output redacts it).
+    pub text: String,
+    /// Why it was refused.
+    pub reason: SpecError,
+}
+
+/// Counts for one input, for the summary and for `--strict`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Unique proxies first seen here.
+    pub entries: u64,
+    /// Items that repeat an earlier entry.
+    pub duplicates: u64,
+    /// Proxy-looking items that could not be read.
+    pub rejected: u64,
+    /// Non-blank lines or values with nothing proxy-like (prose, comments).
+    pub ignored: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Self) {
+        self.entries += other.entries;
+        self.duplicates += other.duplicates;
+        self.rejected += other.rejected;
+        self.ignored += other.ignored;
+    }
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputReport {
+    /// The input as named.
+    pub name: Arc<str>,
+    /// The format it was read as.
+    pub format: InputFormat,
+    /// What it contributed.
+    pub counts: Counts,
+    /// Why it could not be read (fully or partly); `None` when it was read to the end.
+    pub error: Option<String>,
+}
+
+/// Everything ingestion produced, in input order.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Unique proxies.
+    pub entries: Vec<Entry>,
+    /// Items refused by the parsers.
+    pub rejected: Vec<Rejected>,
+    /// One report per input.
+    pub inputs: Vec<InputReport>,
+}
+
+impl Inventory {
+    /// Totals over all inputs.
+    pub fn totals(&self) -> Counts {
+        let mut total = Counts::default();
+        for input in &self.inputs {
+            total.add(&input.counts);
+        }
+        total
+    }
+
+    /// Inputs that could not be read.
+    pub fn failed_inputs(&self) -> impl Iterator<Item = &InputReport> {
+        self.inputs.iter().filter(|input| input.error.is_some())
+    }
+}
+
+/// Options every format parser needs.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Kind for bare `host:port` lines that do not say what they are.
+    pub default_kind: ProxyKind,
+    /// Format to use instead of detection.
+    pub forced_format: Option<InputFormat>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            default_kind: ProxyKind::Socks5,
+            forced_format: None,
+        }
+    }
+}
+
+/// Where a format parser reports what it finds.
+pub trait ItemSink {
+    /// A proxy-looking item; `text` is the text as found (kept only if rejected).
+    fn item(&mut self, location: Location, text: &str, outcome: Result<ProxySpec, SpecError>);
+    /// A non-blank line or value with nothing proxy-like in it.
+    fn ignored(&mut self);
+}
+
+/// Collects items from all inputs into an [`Inventory`], deduplicating across inputs.
+#[derive(Debug)]
+pub struct Collector {
+    /// What parse options apply to every input.
+    options: IngestOptions,
+    /// The result so far.
+    inventory: Inventory,
+    /// Dedup key → index into `inventory.entries`.
+    index: DedupIndex,
+    /// Name of the input being read.
+    current: Arc<str>,
+    /// Counts for the input being read.
+    counts: Counts,
+}
+
+impl Collector {
+    /// A collector with nothing in it.
+    pub fn new(options: IngestOptions) -> Self {
+        Self {
+            options,
+            inventory: Inventory::default(),
+            index: DedupIndex::default(),
+            current: Arc::from(""),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Reads one input to the end. A read error midway keeps what was read before it and
+    /// is recorded on the input (and returned), so one bad input never stops the run.
+    pub fn read_input(&mut self, name: &str, reader: impl BufRead) -> Result<(), ReadError> {
+        let mut reader = read::Sniffed::new(reader);
+        let format = match self.options.forced_format {
+            Some(format) => format,
+            None => match reader.peek() {
+                Ok(head) => detect::detect(name, head),
+                Err(error) => return Err(self.fail_input(name, InputFormat::Text, error.into())),
+            },
+        };
+        self.current = Arc::from(name);
+        self.counts = Counts::default();
+        let options = self.options;
+        let result = match format {
+            InputFormat::Text => text::parse(reader, &options, self).map_err(ReadError::from),
+            InputFormat::Html => html::parse(reader, &options, self).map_err(ReadError::from),
+            InputFormat::Json => json::parse(reader, &options, self),
+            InputFormat::Csv | InputFormat::Tsv => csv::parse(reader, format, &options, self),
+        };
+        let counts = std::mem::take(&mut self.counts);
+        self.inventory.inputs.push(InputReport {
+            name: Arc::clone(&self.current),
+            format,
+            counts,
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+        result
+    }
+
+    /// Records an input that could not be opened or fetched at all.
+    pub fn fail_input(&mut self, name: &str, format: InputFormat, error: ReadError) -> ReadError {
+        self.inventory.inputs.push(InputReport {
+            name: Arc::from(name),
+            format,
+            counts: Counts::default(),
+            error: Some(error.to_string()),
+        });
+        error
+    }
+
+    /// The inventory of everything read.
+    pub fn finish(self) -> Inventory {
+        self.inventory
+    }
+}
+
+impl ItemSink for Collector {
+    fn item(&mut self, location: Location, text: &str, outcome: Result<ProxySpec, SpecError>) {
+        let source = Source {
+            input: Arc::clone(&self.current),
+            location,
+        };
+        let spec = match outcome {
+            Ok(spec) => spec,
+            Err(reason) => {
+                self.counts.rejected += 1;
+                self.inventory.rejected.push(Rejected {
+                    source,
+                    text: text.to_owned(),
+                    reason,
+                });
+                return;
+            }
+        };
+        let next = self.inventory.entries.len();
+        match self.index.insert(&spec, next) {
+            Seen::Before(first) => {
+                self.counts.duplicates += 1;
+                if let Some(entry) = self.inventory.entries.get_mut(first) {
+                    entry.duplicates.push(source);
+                }
+            }
+            Seen::New { id } => {
+                self.counts.entries += 1;
+                self.inventory.entries.push(Entry {
+                    id,
+                    address_class: AddressClass::of_host(&spec.host),
+                    spec,
+                    source,
+                    duplicates: Vec::new(),
+                });
+            }
+        }
+    }
+
+    fn ignored(&mut self) {
+        self.counts.ignored += 1;
+    }
+}
+
+/// Why an input could not be read (fully).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The OS refused (missing file, permission, broken stream…).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// A structured input (JSON, CSV) is malformed.
+    #[error("{0}")]
+    Syntax(String),
+    /// A URL could not be fetched.
+    #[error("{0}")]
+    Fetch(String),
+}

@@ -1,0 +1,3 @@
+//! Protocol encodings, pure functions over bytes: no sockets here.
+
+pub mod mtproto;

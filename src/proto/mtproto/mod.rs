@@ -1,0 +1,3 @@
+//! MTProto proxy protocol pieces.
+
+pub mod secret;

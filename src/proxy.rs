@@ -1,0 +1,384 @@
+//! What a shared proxy *is*, independent of where it was read: kind, endpoint, credentials.
+//!
+//! Every input format produces a [`ProxySpec`]; the policy layer deduplicates on
+//! [`ProxySpec::dedup_key`]; reports render it back as a normalised link with
+//! [`ProxySpec::to_link`]. Host and port validation lives here so all formats agree on it.
+
+use std::fmt::{self, Write as _};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::address::parse_lenient_ipv4;
+use crate::proto::mtproto::secret::{MtprotoSecret, is_dns_label};
+
+/// The protocol a proxy speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// Telegram's MTProto proxy (obfuscated2, `dd` or FakeTLS `ee`).
+    Mtproto,
+    /// SOCKS5, with or without username/password (`tg://socks` links are SOCKS5).
+    Socks5,
+    /// SOCKS4 or SOCKS4a.
+    Socks4,
+    /// HTTP proxy (CONNECT).
+    Http,
+    /// HTTP proxy reached over TLS.
+    Https,
+}
+
+impl ProxyKind {
+    /// Every kind, in report order.
+    pub const ALL: [Self; 5] = [
+        Self::Mtproto,
+        Self::Socks5,
+        Self::Socks4,
+        Self::Http,
+        Self::Https,
+    ];
+
+    /// The lower-case name used in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mtproto => "mtproto",
+            Self::Socks5 => "socks5",
+            Self::Socks4 => "socks4",
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    /// Reads a kind from the names lists use (`socks5h`, `MTProxy`, `socks4a`, `HTTPS`…).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Some(match name.as_str() {
+            "mtproto" | "mtproxy" | "mtp" | "proxy" | "tg" | "telegram" => Self::Mtproto,
+            "socks5" | "socks5h" | "socks" | "tg-socks" => Self::Socks5,
+            "socks4" | "socks4a" => Self::Socks4,
+            "http" | "connect" | "http-connect" => Self::Http,
+            "https" => Self::Https,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ProxyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProxyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s).ok_or_else(|| format!("unknown proxy kind {s:?}"))
+    }
+}
+
+/// One proxy as its link or list line describes it. Hosts are normalised (lower case, IPv6
+/// without brackets in canonical form, no trailing dot); everything else is kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProxySpec {
+    /// Protocol spoken by the proxy.
+    pub kind: ProxyKind,
+    /// Hostname or IP literal, normalised by [`normalize_host`].
+    pub host: String,
+    /// TCP port, 1–65535.
+    pub port: u16,
+    /// MTProto secret; `Some` exactly when `kind` is [`ProxyKind::Mtproto`].
+    pub secret: Option<MtprotoSecret>,
+    /// SOCKS/HTTP username (SOCKS4 user id), if any.
+    pub username: Option<String>,
+    /// SOCKS/HTTP password, if any.
+    pub password: Option<String>,
+}
+
+/// Why a proxy description cannot be used. Stable `code()` strings appear in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// No host where one was required.
+    #[error("empty host")]
+    EmptyHost,
+    /// Host text that is neither an IP literal nor a DNS name.
+    #[error("invalid host {0:?}")]
+    BadHost(String),
+    /// No port where one was required.
+    #[error("missing port")]
+    MissingPort,
+    /// Port not a number in 1–65535.
+    #[error("port {0:?} out of range 1-65535")]
+    BadPort(String),
+    /// MTProto link without a secret.
+    #[error("missing secret")]
+    MissingSecret,
+    /// Secret present but invalid.
+    #[error("bad secret: {0}")]
+    BadSecret(#[from] crate::proto::mtproto::secret::SecretError),
+    /// Link with a scheme or path we know but cannot read.
+    #[error("malformed link: {0}")]
+    Malformed(&'static str),
+    /// A whole line or value that is too long to be a proxy.
+    #[error("text longer than {0} bytes")]
+    TooLong(usize),
+}
+
+impl SpecError {
+    /// Stable snake_case code for machine-readable output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmptyHost => "empty_host",
+            Self::BadHost(_) => "bad_host",
+            Self::MissingPort => "missing_port",
+            Self::BadPort(_) => "bad_port",
+            Self::MissingSecret => "missing_secret",
+            Self::BadSecret(_) => "bad_secret",
+            Self::Malformed(_) => "malformed",
+            Self::TooLong(_) => "too_long",
+        }
+    }
+}
+
+/// Characters escaped in a query value: everything but unreserved characters.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl ProxySpec {
+    /// Key under which two descriptions are the same proxy: kind, host (already lower
+    /// case), port, and the secret or credentials.
+    pub fn dedup_key(&self) -> String {
+        let mut key = String::with_capacity(self.host.len() + 64);
+        let _ = write!(key, "{}|{}|{}|", self.kind, self.host, self.port);
+        if let Some(secret) = &self.secret {
+            key.push_str(&secret.to_hex());
+        }
+        key.push('|');
+        // Length-prefixed so `a|b` + `c` cannot collide with `a` + `b|c`.
+        for part in [&self.username, &self.password] {
+            if let Some(part) = part {
+                let _ = write!(key, "{}:{part}", part.len());
+            }
+            key.push('|');
+        }
+        key
+    }
+
+    /// The normalised link: `tg://proxy?…` for MTProto, `tg://socks?…` for SOCKS5, the
+    /// scheme URL for the others. Parsing it back yields an equal spec.
+    pub fn to_link(&self) -> String {
+        let secret = self
+            .secret
+            .as_ref()
+            .map(MtprotoSecret::to_hex)
+            .unwrap_or_default();
+        let password = self.password.as_deref().map(percent_encode);
+        self.render_link(&secret, password.as_deref())
+    }
+
+    /// The link with the secret and password redacted, for human output.
+    pub fn to_redacted_link(&self) -> String {
+        let secret = self
+            .secret
+            .as_ref()
+            .map(MtprotoSecret::redacted)
+            .unwrap_or_default();
+        self.render_link(&secret, self.password.as_ref().map(|_| "***"))
+    }
+
+    /// Renders the link with the secret and password text already encoded by the caller.
+    fn render_link(&self, secret: &str, password: Option<&str>) -> String {
+        // Hosts are letters, digits, `.-_:` and an IPv6 zone's `%`: only `%` needs escaping.
+        let host = self.host.replace('%', "%25");
+        match self.kind {
+            ProxyKind::Mtproto => {
+                format!(
+                    "tg://proxy?server={host}&port={}&secret={secret}",
+                    self.port
+                )
+            }
+            ProxyKind::Socks5 => {
+                let mut link = format!("tg://socks?server={host}&port={}", self.port);
+                if let Some(user) = &self.username {
+                    let _ = write!(link, "&user={}", percent_encode(user));
+                }
+                if let Some(pass) = password {
+                    let _ = write!(link, "&pass={pass}");
+                }
+                link
+            }
+            ProxyKind::Socks4 | ProxyKind::Http | ProxyKind::Https => {
+                let mut link = format!("{}://", self.kind);
+                if let Some(user) = &self.username {
+                    link.push_str(&percent_encode(user));
+                    if let Some(pass) = password {
+                        let _ = write!(link, ":{pass}");
+                    }
+                    link.push('@');
+                }
+                let _ = write!(link, "{}:{}", bracket_host(&self.host), self.port);
+                link
+            }
+        }
+    }
+
+    /// `host:port`, with IPv6 hosts in brackets.
+    pub fn endpoint(&self) -> String {
+        format!("{}:{}", bracket_host(&self.host), self.port)
+    }
+}
+
+/// Percent-encodes a query value or userinfo part (everything but unreserved characters).
+fn percent_encode(text: &str) -> String {
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
+}
+
+/// Wraps an IPv6 literal in brackets for use in `host:port`.
+pub fn bracket_host(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+/// Validates and normalises a host: IPv6 (bracketed or not, zone kept) in canonical form,
+/// IPv4 including the odd spellings resolvers accept (kept as written, their class is
+/// computed elsewhere), or a DNS name (lower case, trailing dot removed).
+pub fn normalize_host(raw: &str) -> Result<String, SpecError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(SpecError::EmptyHost);
+    }
+    let inner = raw.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    if let Some(v6) = inner.or_else(|| raw.contains(':').then_some(raw)) {
+        let (addr, zone) = v6.split_once('%').map_or((v6, None), |(a, z)| (a, Some(z)));
+        let parsed = Ipv6Addr::from_str(addr).map_err(|_| SpecError::BadHost(raw.to_owned()))?;
+        return Ok(match zone {
+            Some(zone) if !zone.is_empty() && zone.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                format!("{parsed}%{zone}")
+            }
+            Some(_) => return Err(SpecError::BadHost(raw.to_owned())),
+            None => parsed.to_string(),
+        });
+    }
+    let host = raw.strip_suffix('.').unwrap_or(raw).to_ascii_lowercase();
+    if Ipv4Addr::from_str(&host).is_ok() || parse_lenient_ipv4(&host).is_some() {
+        return Ok(host);
+    }
+    let looks_numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let valid_name = host.len() <= 253
+        && !looks_numeric
+        && host
+            .split('.')
+            .all(|label| is_dns_label(label) || is_underscore_label(label));
+    if valid_name {
+        Ok(host)
+    } else {
+        Err(SpecError::BadHost(raw.chars().take(80).collect()))
+    }
+}
+
+/// Labels like `_proxy` appear in real names (SRV-style); allow underscores inside labels.
+fn is_underscore_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+/// Parses a port: decimal digits only, 1–65535.
+pub fn parse_port(raw: &str) -> Result<u16, SpecError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(SpecError::MissingPort);
+    }
+    match raw.parse::<u16>() {
+        Ok(port) if port != 0 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(SpecError::BadPort(raw.chars().take(20).collect())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_normalise() {
+        let cases = [
+            ("Example.COM", Ok("example.com")),
+            ("example.com.", Ok("example.com")),
+            ("[2001:DB8::1]", Ok("2001:db8::1")),
+            ("2001:db8:0:0::1", Ok("2001:db8::1")),
+            ("[fe80::1%eth0]", Ok("fe80::1%eth0")),
+            ("1.2.3.4", Ok("1.2.3.4")),
+            ("0x7f.1", Ok("0x7f.1")),
+            ("2130706433", Ok("2130706433")),
+            ("localhost", Ok("localhost")),
+            ("_srv.example.org", Ok("_srv.example.org")),
+            ("1.2.3.999", Err(SpecError::BadHost("1.2.3.999".into()))),
+            (
+                "exa mple.com",
+                Err(SpecError::BadHost("exa mple.com".into())),
+            ),
+            ("-bad.com", Err(SpecError::BadHost("-bad.com".into()))),
+            ("[::zz]", Err(SpecError::BadHost("[::zz]".into()))),
+            ("", Err(SpecError::EmptyHost)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                normalize_host(input),
+                expected.map(str::to_owned),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn ports_validate() {
+        assert_eq!(parse_port("443"), Ok(443));
+        assert_eq!(parse_port("65535"), Ok(65535));
+        assert_eq!(parse_port("0"), Err(SpecError::BadPort("0".into())));
+        assert_eq!(parse_port("65536"), Err(SpecError::BadPort("65536".into())));
+        assert_eq!(parse_port("+80"), Err(SpecError::BadPort("+80".into())));
+        assert_eq!(parse_port(""), Err(SpecError::MissingPort));
+    }
+
+    #[test]
+    fn dedup_key_separates_credentials_unambiguously() {
+        let base = ProxySpec {
+            kind: ProxyKind::Socks5,
+            host: "h".into(),
+            port: 1,
+            secret: None,
+            username: Some("a|b".into()),
+            password: Some("c".into()),
+        };
+        let other = ProxySpec {
+            username: Some("a".into()),
+            password: Some("b|c".into()),
+            ..base.clone()
+        };
+        assert_ne!(base.dedup_key(), other.dedup_key());
+    }
+
+    #[test]
+    fn redacted_link_hides_password_and_secret() {
+        let spec = ProxySpec {
+            kind: ProxyKind::Http,
+            host: "h.example".into(),
+            port: 8080,
+            secret: None,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+        };
+        assert_eq!(spec.to_redacted_link(), "http://u:***@h.example:8080");
+        assert_eq!(spec.to_link(), "http://u:hunter2@h.example:8080");
+    }
+}

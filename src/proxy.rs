@@ -267,6 +267,9 @@ pub fn normalize_host(raw: &str) -> Result<String, SpecError> {
         });
     }
     let host = raw.strip_suffix('.').unwrap_or(raw).to_ascii_lowercase();
+    if host.ends_with('.') {
+        return Err(SpecError::BadHost(raw.chars().take(80).collect()));
+    }
     if Ipv4Addr::from_str(&host).is_ok() || parse_lenient_ipv4(&host).is_some() {
         return Ok(host);
     }
@@ -314,6 +317,7 @@ mod tests {
         let cases = [
             ("Example.COM", Ok("example.com")),
             ("example.com.", Ok("example.com")),
+            ("142.3..", Err(SpecError::BadHost("142.3..".into()))),
             ("[2001:DB8::1]", Ok("2001:db8::1")),
             ("2001:db8:0:0::1", Ok("2001:db8::1")),
             ("[fe80::1%eth0]", Ok("fe80::1%eth0")),

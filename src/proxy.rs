@@ -151,19 +151,35 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 impl ProxySpec {
     /// Key under which two descriptions are the same proxy: kind, host (already lower
     /// case), port, and the secret or credentials.
-    pub fn dedup_key(&self) -> String {
-        let mut key = String::with_capacity(self.host.len() + 64);
-        let _ = write!(key, "{}|{}|{}|", self.kind, self.host, self.port);
-        if let Some(secret) = &self.secret {
-            key.push_str(&secret.to_hex());
-        }
-        key.push('|');
-        // Length-prefixed so `a|b` + `c` cannot collide with `a` + `b|c`.
-        for part in [&self.username, &self.password] {
-            if let Some(part) = part {
-                let _ = write!(key, "{}:{part}", part.len());
+    ///
+    /// The key is binary and every variable-length part is length-prefixed, so no two
+    /// different specs share a key (`a|b` + `c` cannot collide with `a` + `b|c`).
+    pub fn dedup_key(&self) -> Vec<u8> {
+        let secret = self
+            .secret
+            .as_ref()
+            .map_or(&[][..], MtprotoSecret::as_bytes);
+        let mut key = Vec::with_capacity(self.host.len() + secret.len() + 32);
+        key.push(self.kind as u8);
+        key.extend_from_slice(&self.port.to_be_bytes());
+        let parts = [
+            Some(self.host.as_bytes()),
+            Some(secret),
+            self.username.as_deref().map(str::as_bytes),
+            self.password.as_deref().map(str::as_bytes),
+        ];
+        for part in parts {
+            match part {
+                // u32 lengths: every part is far shorter than a line (1 MiB).
+                Some(bytes) => {
+                    key.push(1);
+                    key.extend_from_slice(
+                        &u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes(),
+                    );
+                    key.extend_from_slice(bytes);
+                }
+                None => key.push(0),
             }
-            key.push('|');
         }
         key
     }

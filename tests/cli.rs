@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
@@ -320,11 +321,14 @@ fn accounting_holds_for_a_mixed_paste() {
     let mut text = String::new();
     for i in 0..300 {
         match i % 3 {
-            0 => text.push_str(&format!(
-                "tg://proxy?server=10.0.{}.{}&port=443&secret={KEY}\n",
-                i / 256,
-                i % 256
-            )),
+            0 => {
+                let _ = writeln!(
+                    text,
+                    "tg://proxy?server=10.0.{}.{}&port=443&secret={KEY}",
+                    i / 256,
+                    i % 256
+                );
+            }
             1 => text.push_str("tg://proxy?server=10.0.0.0&port=443&secret="),
             _ => text.push_str("socks5://1.2.3.4:1080\n"),
         }

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 use percent_encoding::percent_decode_str;
@@ -21,6 +22,16 @@ const DEFAULT_SOCKS_PORT: u16 = 1080;
 
 /// Hosts whose `/proxy` and `/socks` paths are Telegram proxy links.
 const TELEGRAM_HOSTS: &[&str] = &["t.me", "telegram.me", "telegram.dog"];
+
+/// Prepared searches, built once: this is the hot path of a million-line list.
+static SCHEME_SEPARATOR: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("://"));
+/// Path of a Telegram proxy link, for links pasted without a scheme.
+static PROXY_PATH: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("/proxy?"));
+/// Path of a Telegram SOCKS link, for links pasted without a scheme.
+static SOCKS_PATH: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("/socks?"));
 
 /// A link found in a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +49,20 @@ pub struct FoundLink<'a> {
 pub fn find_links(line: &str) -> Vec<FoundLink<'_>> {
     let mut found: Vec<FoundLink<'_>> = Vec::new();
     let bytes = line.as_bytes();
-    for sep in memmem::find_iter(bytes, b"://") {
+    for sep in SCHEME_SEPARATOR.find_iter(bytes) {
         let start = scheme_start(bytes, sep);
         if found.last().is_some_and(|last| start < last.range.end) {
             continue;
         }
         push_candidate(line, start, sep + 3, &mut found);
     }
-    if memmem::find(bytes, b"me/proxy?").is_some()
-        || memmem::find(bytes, b"me/socks?").is_some()
-        || memmem::find(bytes, b"dog/proxy?").is_some()
-    {
+    let telegram_path = |finder: &memmem::Finder<'_>| {
+        finder.find_iter(bytes).any(|at| {
+            // Only worth the slower scan when the path does not follow a scheme link.
+            !found.iter().any(|f| f.range.contains(&at))
+        })
+    };
+    if telegram_path(&PROXY_PATH) || telegram_path(&SOCKS_PATH) {
         find_schemeless(line, &mut found);
     }
     found
@@ -146,40 +160,47 @@ pub fn parse_link(text: &str) -> Option<Result<ProxySpec, SpecError>> {
         Some(at) => (text.get(..at)?, text.get(at + 3..)?),
         None => ("https", text),
     };
-    let scheme = scheme.to_ascii_lowercase();
-    match scheme.as_str() {
-        "tg" => parse_tg(rest),
-        "http" | "https" => match telegram_path(rest) {
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    if is("tg") {
+        parse_tg(rest)
+    } else if is("http") || is("https") {
+        match telegram_path(rest) {
             Some(path_and_query) => parse_tg(path_and_query),
-            None if text.contains("://") => parse_proxy_url(&scheme, rest, false),
+            None if text.contains("://") => parse_proxy_url(scheme, rest, false),
             None => None,
-        },
-        "socks5" | "socks5h" | "socks" | "socks4" | "socks4a" => {
-            parse_proxy_url(&scheme, rest, true)
         }
-        _ => None,
+    } else if ["socks5", "socks5h", "socks", "socks4", "socks4a"]
+        .iter()
+        .any(|s| is(s))
+    {
+        parse_proxy_url(scheme, rest, true)
+    } else {
+        None
     }
 }
 
 /// For `t.me/proxy?…` style links, returns `proxy?…`; `None` for any other host or path.
 fn telegram_path(rest: &str) -> Option<&str> {
     let slash = rest.find('/')?;
-    let host = rest.get(..slash)?.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host);
-    TELEGRAM_HOSTS
-        .contains(&host)
-        .then(|| rest.get(slash + 1..))
-        .flatten()
+    let host = rest.get(..slash)?;
+    let host = match host.get(..4) {
+        Some(www) if www.eq_ignore_ascii_case("www.") => host.get(4..)?,
+        _ => host,
+    };
+    let is_telegram = TELEGRAM_HOSTS.iter().any(|t| t.eq_ignore_ascii_case(host));
+    is_telegram.then(|| rest.get(slash + 1..)).flatten()
 }
 
 /// Parses `proxy?…` or `socks?…` (the part after `tg://` or `t.me/`).
 fn parse_tg(rest: &str) -> Option<Result<ProxySpec, SpecError>> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let path = path.trim_end_matches('/').to_ascii_lowercase();
-    let kind = match path.as_str() {
-        "proxy" => ProxyKind::Mtproto,
-        "socks" => ProxyKind::Socks5,
-        _ => return None,
+    let path = path.trim_end_matches('/');
+    let kind = if path.eq_ignore_ascii_case("proxy") {
+        ProxyKind::Mtproto
+    } else if path.eq_ignore_ascii_case("socks") {
+        ProxyKind::Socks5
+    } else {
+        return None;
     };
     Some(tg_spec(kind, query))
 }
@@ -200,16 +221,21 @@ fn tg_spec(kind: ProxyKind, query: &str) -> Result<ProxySpec, SpecError> {
     let mut pass = None;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match key.to_ascii_lowercase().as_str() {
-            "server" => &mut server,
-            "port" => &mut port,
-            "secret" => &mut secret,
-            "user" => &mut user,
-            "pass" => &mut pass,
-            _ => continue,
+        let mut slots = [
+            ("server", &mut server),
+            ("port", &mut port),
+            ("secret", &mut secret),
+            ("user", &mut user),
+            ("pass", &mut pass),
+        ];
+        let Some((_, slot)) = slots
+            .iter_mut()
+            .find(|(name, _)| key.eq_ignore_ascii_case(name))
+        else {
+            continue;
         };
         if slot.is_none() {
-            *slot = Some(decode_component(value)?);
+            **slot = Some(decode_component(value)?);
         }
     }
     let host = normalize_host(server.as_deref().unwrap_or_default())?;

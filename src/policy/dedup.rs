@@ -5,6 +5,7 @@
 //! take part, so re-reading a list gives the same ids.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
@@ -15,7 +16,7 @@ use crate::proxy::ProxySpec;
 #[derive(Debug, Default)]
 pub struct DedupIndex {
     /// Keys seen so far, each with the index of the entry that owns it.
-    first_seen: HashMap<String, usize>,
+    first_seen: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
 }
 
 /// The outcome of offering a spec to the index.
@@ -33,13 +34,14 @@ pub enum Seen {
 impl DedupIndex {
     /// Records `spec` as entry `next` unless an equal proxy is already known.
     pub fn insert(&mut self, spec: &ProxySpec, next: usize) -> Seen {
-        let key = spec.dedup_key();
-        if let Some(&first) = self.first_seen.get(&key) {
-            return Seen::Before(first);
+        match self.first_seen.entry(spec.dedup_key()) {
+            Entry::Occupied(first) => Seen::Before(*first.get()),
+            Entry::Vacant(slot) => {
+                let id = stable_id(slot.key());
+                slot.insert(next);
+                Seen::New { id }
+            }
         }
-        let id = stable_id(&key);
-        self.first_seen.insert(key, next);
-        Seen::New { id }
     }
 
     /// Number of unique proxies recorded.
@@ -55,8 +57,8 @@ impl DedupIndex {
 
 /// 12 hex digits of SHA-256 over the key: stable across runs and machines, and a hash, so
 /// it reveals nothing of the secret or password in the key.
-pub fn stable_id(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
+pub fn stable_id(key: &[u8]) -> String {
+    let digest = Sha256::digest(key);
     let mut id = String::with_capacity(12);
     for byte in digest.iter().take(6) {
         let _ = write!(id, "{byte:02x}");
@@ -104,7 +106,7 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        assert_eq!(stable_id("x"), stable_id("x"));
-        assert_ne!(stable_id("x"), stable_id("y"));
+        assert_eq!(stable_id(b"x"), stable_id(b"x"));
+        assert_ne!(stable_id(b"x"), stable_id(b"y"));
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! Links carry the bytes as hex (either case) or as base64 / base64url, padded or not.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -171,9 +171,11 @@ impl MtprotoSecret {
 
     /// Lower-case hex of the whole secret: the normal form used in links and JSON.
     pub fn to_hex(&self) -> String {
+        let digit = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
         let mut out = String::with_capacity(self.bytes.len() * 2);
         for byte in &self.bytes {
-            let _ = write!(out, "{byte:02x}");
+            out.push(digit(byte >> 4));
+            out.push(digit(byte & 0x0f));
         }
         out
     }
@@ -271,6 +273,7 @@ pub(crate) fn is_dns_label(label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     const KEY_HEX: &str = "0123456789abcdef0123456789abcdef";
 

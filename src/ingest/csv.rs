@@ -216,7 +216,8 @@ mod tests {
     use std::io;
 
     use super::*;
-    use crate::ingest::{Collector, Counts, Inventory};
+    use crate::ingest::test_support::counts;
+    use crate::ingest::{Collector, Inventory};
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -229,16 +230,6 @@ mod tests {
             .read_input("list", io::Cursor::new(text.to_owned()))
             .map_err(|e| e.to_string())?;
         Ok(collector.finish())
-    }
-
-    fn counts(inventory: &Inventory) -> (u64, u64, u64, u64) {
-        let Counts {
-            entries,
-            duplicates,
-            rejected,
-            ignored,
-        } = inventory.totals();
-        (entries, duplicates, rejected, ignored)
     }
 
     /// `(kind, host, port, line)` for every entry.

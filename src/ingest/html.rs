@@ -272,31 +272,15 @@ fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{Collector, Counts, InputFormat, Inventory, Location};
+    use crate::ingest::test_support::{counts, ingest_as};
+    use crate::ingest::{InputFormat, Inventory, Location};
     use crate::proxy::ProxyKind;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
     const EE: &str = "ee0123456789abcdef0123456789abcdef676f6f676c652e636f6d";
 
     fn ingest(html: &str) -> Inventory {
-        let mut collector = Collector::new(IngestOptions {
-            forced_format: Some(InputFormat::Html),
-            ..IngestOptions::default()
-        });
-        collector
-            .read_input("messages.html", io::Cursor::new(html.to_owned()))
-            .unwrap();
-        collector.finish()
-    }
-
-    fn counts(inventory: &Inventory) -> (u64, u64, u64, u64) {
-        let Counts {
-            entries,
-            duplicates,
-            rejected,
-            ignored,
-        } = inventory.totals();
-        (entries, duplicates, rejected, ignored)
+        ingest_as(Some(InputFormat::Html), "messages.html", html).unwrap()
     }
 
     /// `(host, first location, duplicate locations)` for every entry.

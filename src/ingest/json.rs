@@ -392,30 +392,14 @@ mod tests {
     use std::io::{self, BufReader};
 
     use super::*;
-    use crate::ingest::{Collector, Counts, InputFormat, Inventory};
+    use crate::ingest::test_support::{counts, ingest_as};
+    use crate::ingest::{Collector, InputFormat, Inventory};
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
     const EE: &str = "ee0123456789abcdef0123456789abcdef676f6f676c652e636f6d";
 
     fn ingest(json: &str) -> Inventory {
-        let mut collector = Collector::new(IngestOptions {
-            forced_format: Some(InputFormat::Json),
-            ..IngestOptions::default()
-        });
-        collector
-            .read_input("result.json", io::Cursor::new(json.to_owned()))
-            .unwrap();
-        collector.finish()
-    }
-
-    fn counts(inventory: &Inventory) -> (u64, u64, u64, u64) {
-        let Counts {
-            entries,
-            duplicates,
-            rejected,
-            ignored,
-        } = inventory.totals();
-        (entries, duplicates, rejected, ignored)
+        ingest_as(Some(InputFormat::Json), "result.json", json).unwrap()
     }
 
     /// `(host, first location, duplicate locations)` for every entry.

@@ -340,3 +340,34 @@ pub enum ReadError {
     #[error("{0}")]
     Fetch(String),
 }
+
+/// Helpers shared by the format parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Collector, Counts, IngestOptions, InputFormat, Inventory, ReadError};
+
+    /// Reads `text` as one input named `name`, in `format` (detected when `None`).
+    pub(crate) fn ingest_as(
+        format: Option<InputFormat>,
+        name: &str,
+        text: &str,
+    ) -> Result<Inventory, ReadError> {
+        let mut collector = Collector::new(IngestOptions {
+            forced_format: format,
+            ..IngestOptions::default()
+        });
+        collector.read_input(name, std::io::Cursor::new(text.to_owned()))?;
+        Ok(collector.finish())
+    }
+
+    /// `(entries, duplicates, rejected, ignored)` over all inputs.
+    pub(crate) fn counts(inventory: &Inventory) -> (u64, u64, u64, u64) {
+        let Counts {
+            entries,
+            duplicates,
+            rejected,
+            ignored,
+        } = inventory.totals();
+        (entries, duplicates, rejected, ignored)
+    }
+}

@@ -141,12 +141,10 @@ impl SpecError {
     }
 }
 
-/// Characters escaped in a query value: everything but unreserved characters.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// Characters escaped in a query value or userinfo: everything but letters, digits, `-` and
+/// `_`. `.` and `~` are escaped too, although unreserved, so that a link ending in a
+/// credential never ends in punctuation that prose trimming would take off.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
 
 impl ProxySpec {
     /// Key under which two descriptions are the same proxy: kind, host (already lower
@@ -248,7 +246,7 @@ impl ProxySpec {
     }
 }
 
-/// Percent-encodes a query value or userinfo part (everything but unreserved characters).
+/// Percent-encodes a query value or userinfo part (see [`QUERY_VALUE`]).
 fn percent_encode(text: &str) -> String {
     utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
@@ -386,6 +384,23 @@ mod tests {
             ..base.clone()
         };
         assert_ne!(base.dedup_key(), other.dedup_key());
+    }
+
+    #[test]
+    fn link_ending_in_a_dot_survives_prose() {
+        // Regression (found by the round-trip property): `pass=.` at the end of a link in
+        // a sentence lost its dot to punctuation trimming.
+        let spec = ProxySpec {
+            kind: ProxyKind::Socks5,
+            host: "a0.aa".into(),
+            port: 1,
+            secret: None,
+            username: None,
+            password: Some(".".into()),
+        };
+        let line = format!("see {}.", spec.to_link());
+        let found = crate::ingest::link::find_links(&line);
+        assert_eq!(found.first().map(|f| f.outcome.clone()), Some(Ok(spec)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::presets::UTF8_HORIZONTAL_ONLY;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use super::redact::redact_text;
@@ -18,7 +18,7 @@ pub fn write(inventory: &Inventory, out: &mut dyn Write) -> io::Result<()> {
     if !inventory.entries.is_empty() {
         let mut table = Table::new();
         table
-            .load_preset(UTF8_HORIZONTAL_ONLY)
+            .load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled)
             .set_header([
                 "id",

@@ -261,16 +261,11 @@ pub(crate) fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::test_support::ingest_as;
     use crate::ingest::{Collector, Inventory};
 
     fn ingest(text: &str) -> Inventory {
-        let mut collector = Collector::new(IngestOptions::default());
-        let options = IngestOptions::default();
-        collector
-            .read_input("t.txt", io::Cursor::new(text.to_owned()))
-            .unwrap();
-        let _ = options;
-        collector.finish()
+        ingest_as(None, "t.txt", text).unwrap()
     }
 
     #[test]

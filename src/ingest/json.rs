@@ -418,9 +418,16 @@ mod tests {
             .collect()
     }
 
+    fn read_as_json(reader: impl io::BufRead) -> Result<(), ReadError> {
+        let mut collector = Collector::new(IngestOptions {
+            forced_format: Some(InputFormat::Json),
+            ..IngestOptions::default()
+        });
+        collector.read_input("x.json", reader)
+    }
+
     fn syntax_error(json: &[u8]) -> String {
-        let mut sink = Collector::new(IngestOptions::default());
-        match parse(io::Cursor::new(json), &IngestOptions::default(), &mut sink) {
+        match read_as_json(io::Cursor::new(json)) {
             Err(ReadError::Syntax(message)) => message,
             other => panic!("expected a syntax error, got {other:?}"),
         }
@@ -603,8 +610,7 @@ mod tests {
     #[test]
     fn oversized_input_is_refused() {
         let huge = BufReader::new(io::repeat(b' ').take(MAX_JSON + 1));
-        let mut sink = Collector::new(IngestOptions::default());
-        let result = parse(huge, &IngestOptions::default(), &mut sink);
+        let result = read_as_json(huge);
         assert!(
             matches!(result, Err(ReadError::Syntax(m)) if m == "JSON input larger than 64 MiB")
         );

@@ -20,7 +20,7 @@ pub mod text;
 use std::fmt;
 use std::io::{self, BufRead};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -250,12 +250,38 @@ impl Collector {
         self.current = Arc::from(name);
         self.counts = Counts::default();
         let options = self.options;
-        let result = match format {
-            InputFormat::Text => text::parse(reader, &options, self).map_err(ReadError::from),
-            InputFormat::Html => html::parse(reader, &options, self).map_err(ReadError::from),
-            InputFormat::Json => json::parse(reader, &options, self),
-            InputFormat::Csv | InputFormat::Tsv => csv::parse(reader, format, &options, self),
-        };
+        // Two stages on two threads: this one reads and parses, the other deduplicates and
+        // records. Items cross in batches so the hand-over costs little per item.
+        let recorder_side = &mut *self;
+        let result = std::thread::scope(|scope| {
+            let (sender, receiver) = mpsc::sync_channel::<Vec<Found>>(BATCHES_IN_FLIGHT);
+            let recorder = scope.spawn(move || {
+                for batch in receiver {
+                    for found in batch {
+                        recorder_side.record(found);
+                    }
+                }
+            });
+            let mut sink = Batcher::new(sender);
+            let result = match format {
+                InputFormat::Text => {
+                    text::parse(reader, &options, &mut sink).map_err(ReadError::from)
+                }
+                InputFormat::Html => {
+                    html::parse(reader, &options, &mut sink).map_err(ReadError::from)
+                }
+                InputFormat::Json => json::parse(reader, &options, &mut sink),
+                InputFormat::Csv | InputFormat::Tsv => {
+                    csv::parse(reader, format, &options, &mut sink)
+                }
+            };
+            sink.flush();
+            drop(sink);
+            if let Err(panic) = recorder.join() {
+                std::panic::resume_unwind(panic);
+            }
+            result
+        });
         let counts = std::mem::take(&mut self.counts);
         self.inventory.inputs.push(InputReport {
             name: Arc::clone(&self.current),
@@ -283,8 +309,78 @@ impl Collector {
     }
 }
 
-impl ItemSink for Collector {
+/// Items handed from the parsing thread to the recording thread at a time.
+const BATCH_LEN: usize = 4096;
+
+/// Batches allowed in the channel before the parser waits (bounds memory).
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// One thing a parser reported, on its way to the recorder.
+enum Found {
+    /// A proxy-looking item; `text` is kept only for rejections.
+    Item(Location, String, Result<ProxySpec, SpecError>),
+    /// A line or value with nothing proxy-like.
+    Ignored,
+}
+
+/// The parsing side of the pipeline: collects items into batches for the recorder.
+struct Batcher {
+    /// Items not yet sent.
+    batch: Vec<Found>,
+    /// Where full batches go.
+    sender: mpsc::SyncSender<Vec<Found>>,
+}
+
+impl Batcher {
+    fn new(sender: mpsc::SyncSender<Vec<Found>>) -> Self {
+        Self {
+            batch: Vec::with_capacity(BATCH_LEN),
+            sender,
+        }
+    }
+
+    fn push(&mut self, found: Found) {
+        self.batch.push(found);
+        if self.batch.len() >= BATCH_LEN {
+            self.flush();
+        }
+    }
+
+    /// Sends what is batched. The recorder only stops early by panicking, which `join`
+    /// re-raises, so a failed send needs no handling here.
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LEN));
+            let _ = self.sender.send(batch);
+        }
+    }
+}
+
+impl ItemSink for Batcher {
     fn item(&mut self, location: Location, text: &str, outcome: Result<ProxySpec, SpecError>) {
+        let text = if outcome.is_err() {
+            text.to_owned()
+        } else {
+            String::new()
+        };
+        self.push(Found::Item(location, text, outcome));
+    }
+
+    fn ignored(&mut self) {
+        self.push(Found::Ignored);
+    }
+}
+
+impl Collector {
+    /// Records one item: rejected, duplicate, or a new entry.
+    fn record(&mut self, found: Found) {
+        let (location, text, outcome) = match found {
+            Found::Item(location, text, outcome) => (location, text, outcome),
+            Found::Ignored => {
+                self.counts.ignored += 1;
+                return;
+            }
+        };
         let source = Source {
             input: Arc::clone(&self.current),
             location,
@@ -295,7 +391,7 @@ impl ItemSink for Collector {
                 self.counts.rejected += 1;
                 self.inventory.rejected.push(Rejected {
                     source,
-                    text: text.to_owned(),
+                    text,
                     reason,
                 });
                 return;
@@ -320,10 +416,6 @@ impl ItemSink for Collector {
                 });
             }
         }
-    }
-
-    fn ignored(&mut self) {
-        self.counts.ignored += 1;
     }
 }
 

@@ -125,7 +125,7 @@ fn scheme_start(bytes: &[u8], sep: usize) -> usize {
 /// Bytes that end a link in running text.
 fn is_terminator(b: u8) -> bool {
     b.is_ascii_whitespace()
-        || !(0x20..0x80).contains(&b)
+        || !matches!(b, 0x20..0x80)
         || matches!(
             b,
             b'"' | b'\''
@@ -269,6 +269,9 @@ fn tg_spec(kind: ProxyKind, query: &str) -> Result<ProxySpec, SpecError> {
 
 /// Percent-decodes a query value or userinfo part; `+` stays `+` (base64 secrets use it).
 fn decode_component(value: &str) -> Result<Cow<'_, str>, SpecError> {
+    if !value.contains('%') {
+        return Ok(Cow::Borrowed(value));
+    }
     percent_decode_str(value)
         .decode_utf8()
         .map_err(|_| SpecError::Malformed("percent-encoding is not UTF-8"))

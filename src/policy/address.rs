@@ -102,7 +102,12 @@ impl AddressClass {
             .strip_prefix('[')
             .and_then(|inner| inner.strip_suffix(']'))
             .unwrap_or(host);
-        if let Some(v6) = parse_scoped_ipv6(bare) {
+        // Only IPv6 literals hold a colon; skip that parser for everything else.
+        if let Some(v6) = bare
+            .contains(':')
+            .then(|| parse_scoped_ipv6(bare))
+            .flatten()
+        {
             Self::of_ipv6(v6)
         } else if let Some(v4) = parse_lenient_ipv4(bare) {
             Self::of_ipv4(v4)

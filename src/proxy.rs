@@ -153,13 +153,20 @@ impl ProxySpec {
     /// The key is binary and every variable-length part is length-prefixed, so no two
     /// different specs share a key (`a|b` + `c` cannot collide with `a` + `b|c`).
     pub fn dedup_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.host.len() + 64);
+        self.feed_dedup_key(|bytes| key.extend_from_slice(bytes));
+        key
+    }
+
+    /// Feeds the bytes of [`Self::dedup_key`] to `sink` piece by piece, so a digest of the
+    /// key needs no buffer.
+    pub fn feed_dedup_key(&self, mut sink: impl FnMut(&[u8])) {
         let secret = self
             .secret
             .as_ref()
             .map_or(&[][..], MtprotoSecret::as_bytes);
-        let mut key = Vec::with_capacity(self.host.len() + secret.len() + 32);
-        key.push(self.kind as u8);
-        key.extend_from_slice(&self.port.to_be_bytes());
+        sink(&[self.kind as u8]);
+        sink(&self.port.to_be_bytes());
         let parts = [
             Some(self.host.as_bytes()),
             Some(secret),
@@ -170,16 +177,13 @@ impl ProxySpec {
             match part {
                 // u32 lengths: every part is far shorter than a line (1 MiB).
                 Some(bytes) => {
-                    key.push(1);
-                    key.extend_from_slice(
-                        &u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes(),
-                    );
-                    key.extend_from_slice(bytes);
+                    sink(&[1]);
+                    sink(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+                    sink(bytes);
                 }
-                None => key.push(0),
+                None => sink(&[0]),
             }
         }
-        key
     }
 
     /// The normalised link: `tg://proxy?…` for MTProto, `tg://socks?…` for SOCKS5, the

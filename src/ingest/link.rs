@@ -26,6 +26,9 @@ const TELEGRAM_HOSTS: &[&str] = &["t.me", "telegram.me", "telegram.dog"];
 /// Prepared searches, built once: this is the hot path of a million-line list.
 static SCHEME_SEPARATOR: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new("://"));
+/// `&` escaped by an HTML export.
+static AMP_ENTITY: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("&amp;"));
 /// Path of a Telegram proxy link, for links pasted without a scheme.
 static PROXY_PATH: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new("/proxy?"));
@@ -156,7 +159,8 @@ fn trim_trailing_punctuation(text: &str) -> &str {
 /// Parses one link. `None` means "not a proxy link at all"; `Some(Err)` means it is one
 /// but cannot be used.
 pub fn parse_link(text: &str) -> Option<Result<ProxySpec, SpecError>> {
-    let (scheme, rest) = match text.find("://") {
+    let separator = SCHEME_SEPARATOR.find(text.as_bytes());
+    let (scheme, rest) = match separator {
         Some(at) => (text.get(..at)?, text.get(at + 3..)?),
         None => ("https", text),
     };
@@ -166,7 +170,7 @@ pub fn parse_link(text: &str) -> Option<Result<ProxySpec, SpecError>> {
     } else if is("http") || is("https") {
         match telegram_path(rest) {
             Some(path_and_query) => parse_tg(path_and_query),
-            None if text.contains("://") => parse_proxy_url(scheme, rest, false),
+            None if separator.is_some() => parse_proxy_url(scheme, rest, false),
             None => None,
         }
     } else if ["socks5", "socks5h", "socks", "socks4", "socks4a"]
@@ -209,7 +213,7 @@ fn parse_tg(rest: &str) -> Option<Result<ProxySpec, SpecError>> {
 /// ignored, `&amp;` accepted as `&`.
 fn tg_spec(kind: ProxyKind, query: &str) -> Result<ProxySpec, SpecError> {
     let query = query.split('#').next().unwrap_or_default();
-    let query: Cow<'_, str> = if query.contains("&amp;") {
+    let query: Cow<'_, str> = if AMP_ENTITY.find(query.as_bytes()).is_some() {
         Cow::Owned(query.replace("&amp;", "&"))
     } else {
         Cow::Borrowed(query)

@@ -25,7 +25,7 @@ use std::sync::{Arc, mpsc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::policy::address::AddressClass;
-use crate::policy::dedup::{DedupIndex, Seen};
+use crate::policy::dedup::{DedupIndex, EntryId, Seen};
 use crate::proxy::{ProxyKind, ProxySpec, SpecError};
 
 pub use detect::InputFormat;
@@ -99,7 +99,7 @@ impl fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Stable identifier derived from the dedup key (same proxy, same id, in every run).
-    pub id: String,
+    pub id: EntryId,
     /// What the proxy is.
     pub spec: ProxySpec,
     /// Class of the target address; names stay `unresolved` until the probe resolves them.
@@ -398,7 +398,11 @@ impl Collector {
             }
         };
         let next = self.inventory.entries.len();
-        match self.index.insert(&spec, next) {
+        let entries = &self.inventory.entries;
+        match self
+            .index
+            .insert(&spec, next, |i| entries.get(i).map(|entry| &entry.spec))
+        {
             Seen::Before(first) => {
                 self.counts.duplicates += 1;
                 if let Some(entry) = self.inventory.entries.get_mut(first) {

@@ -87,7 +87,7 @@ fn row(entry: &Entry) -> [String; 7] {
         (None, None) => String::new(),
     };
     [
-        entry.id.clone(),
+        entry.id.to_string(),
         spec.kind.to_string(),
         spec.endpoint(),
         credentials,

@@ -130,7 +130,7 @@ impl From<&Entry> for EntryOut {
         let spec = &entry.spec;
         let secret = spec.secret.as_ref();
         Self {
-            id: entry.id.clone(),
+            id: entry.id.to_string(),
             kind: spec.kind,
             host: spec.host.clone(),
             port: spec.port,

@@ -12,9 +12,13 @@
 //! - [`cli`]: the command line as typed; [`run`]: the commands it runs.
 
 pub mod cli;
+pub mod config;
 pub mod ingest;
+pub mod lab;
 pub mod policy;
+pub mod probe;
 pub mod proto;
 pub mod proxy;
 pub mod report;
+pub mod rules;
 pub mod run;

@@ -1,0 +1,422 @@
+//! Checked configuration: the probe profile (where the checks point).
+//!
+//! A profile is TOML (see `rules/profiles/internet.toml`): TLS canaries, plain-HTTP
+//! canaries and an optional judge. Unknown keys are errors that name the file and line.
+//! Relative file names inside a profile (PEM roots) are read relative to the profile, through
+//! a caller-supplied reader so the lab can hand over its CA without touching the disk.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Deserialize;
+
+/// The built-in profile that points at public endpoints.
+pub const INTERNET_PROFILE: &str = include_str!("../rules/profiles/internet.toml");
+
+/// Where the checks point.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Profile name (`internet`, `lab`, …), shown in reports.
+    pub name: String,
+    /// TLS sites whose real certificates are known.
+    pub tls_canaries: Vec<TlsCanary>,
+    /// Plain-HTTP pages whose exact bytes are known.
+    pub http_canaries: Vec<HttpCanary>,
+    /// A server echoing request headers and the client address as JSON.
+    pub judge: Option<HttpUrl>,
+}
+
+/// A TLS site reached through the proxy.
+#[derive(Debug, Clone)]
+pub struct TlsCanary {
+    /// Name in reports.
+    pub name: String,
+    /// Host sent through the proxy; also the SNI and the certificate name.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Optional IP literal for the by-address leg of the DNS check.
+    pub address: Option<IpAddr>,
+    /// Roots the presented chain must lead to.
+    pub roots: Arc<RootCertStore>,
+    /// Where the roots came from (`webpki` or the PEM file name), for reports.
+    pub roots_source: String,
+    /// Optional SubjectPublicKeyInfo SHA-256 pins; one must appear in the chain.
+    pub spki_sha256: Vec<[u8; 32]>,
+}
+
+/// A plain-HTTP page with known bytes.
+#[derive(Debug, Clone)]
+pub struct HttpCanary {
+    /// Name in reports.
+    pub name: String,
+    /// Where it is.
+    pub url: HttpUrl,
+    /// SHA-256 of the exact body.
+    pub sha256: [u8; 32],
+}
+
+/// A parsed `http://host[:port]/path` URL (plain HTTP only: canaries and judges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// Host name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (80 when the URL names none).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpUrl {
+    /// Parses `http://host[:port][/path]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("{text:?}: only http:// URLs can be canaries or judges"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(at) => (
+                rest.get(..at).unwrap_or(rest),
+                rest.get(at..).unwrap_or("/"),
+            ),
+            None => (rest, "/"),
+        };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{text:?}: unclosed [ in host"))?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{text:?}: no host"));
+        }
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("{text:?}: bad port {port:?}"))?,
+            None => 80,
+        };
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The `Host` header value.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.host_header(), self.path)
+    }
+}
+
+/// A profile that could not be loaded, naming the file (and line when known).
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ProfileError {
+    /// The profile's file name (or `internet`, `lab`).
+    pub origin: String,
+    /// 1-based line of the problem, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The profile file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    /// Profile name.
+    name: String,
+    /// `[[tls_canary]]` tables.
+    #[serde(default)]
+    tls_canary: Vec<RawTlsCanary>,
+    /// `[[http_canary]]` tables.
+    #[serde(default)]
+    http_canary: Vec<RawHttpCanary>,
+    /// `[judge]` table.
+    judge: Option<RawJudge>,
+}
+
+/// `[[tls_canary]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTlsCanary {
+    /// Name in reports.
+    name: String,
+    /// Host (SNI, certificate name).
+    host: String,
+    /// Port, 443 by default.
+    #[serde(default = "https_port")]
+    port: u16,
+    /// Optional IP literal ("" for none).
+    #[serde(default)]
+    address: String,
+    /// `webpki` or a PEM file relative to the profile.
+    #[serde(default = "webpki")]
+    roots: String,
+    /// Optional pins, hex.
+    #[serde(default)]
+    spki_sha256: Vec<String>,
+}
+
+/// `[[http_canary]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpCanary {
+    /// Name in reports.
+    name: String,
+    /// `http://` URL.
+    url: String,
+    /// SHA-256 of the body, hex.
+    sha256: String,
+}
+
+/// `[judge]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJudge {
+    /// `http://` URL, or "" for none.
+    #[serde(default)]
+    url: String,
+}
+
+/// Serde default for `port`.
+fn https_port() -> u16 {
+    443
+}
+
+/// Serde default for `roots`.
+fn webpki() -> String {
+    "webpki".to_owned()
+}
+
+impl Profile {
+    /// The built-in `internet` profile.
+    pub fn internet() -> Result<Self, ProfileError> {
+        Self::from_toml(INTERNET_PROFILE, "internet", |name| {
+            Err(std::io::Error::other(format!(
+                "the built-in profile cannot read {name}"
+            )))
+        })
+    }
+
+    /// Loads a profile file; PEM roots are read relative to it.
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ProfileError {
+            origin: origin.clone(),
+            line: None,
+            message: error.to_string(),
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::from_toml(&text, &origin, |name| std::fs::read(base.join(name)))
+    }
+
+    /// Parses profile text. `origin` names it in errors; `read` fetches files it names.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        read: impl Fn(&str) -> std::io::Result<Vec<u8>>,
+    ) -> Result<Self, ProfileError> {
+        let error = |line: Option<usize>, message: String| ProfileError {
+            origin: origin.to_owned(),
+            line,
+            message,
+        };
+        let raw: RawProfile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            error(line, e.message().to_owned())
+        })?;
+        let mut tls_canaries = Vec::new();
+        for canary in raw.tls_canary {
+            let at =
+                |message: String| error(None, format!("tls_canary {:?}: {message}", canary.name));
+            let address =
+                if canary.address.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        canary.address.trim().parse::<IpAddr>().map_err(|_| {
+                            at(format!("address {:?} is not an IP", canary.address))
+                        })?,
+                    )
+                };
+            let roots = if canary.roots == "webpki" {
+                RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                }
+            } else {
+                let pem = read(&canary.roots)
+                    .map_err(|e| at(format!("cannot read roots {:?}: {e}", canary.roots)))?;
+                let mut store = RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(&pem) {
+                    let cert = cert.map_err(|e| at(format!("roots {:?}: {e}", canary.roots)))?;
+                    store
+                        .add(cert)
+                        .map_err(|e| at(format!("roots {:?}: {e}", canary.roots)))?;
+                }
+                if store.is_empty() {
+                    return Err(at(format!("roots {:?} holds no certificate", canary.roots)));
+                }
+                store
+            };
+            let spki_sha256 = canary
+                .spki_sha256
+                .iter()
+                .map(|hex| parse_sha256(hex).ok_or_else(|| at(format!("bad pin {hex:?}"))))
+                .collect::<Result<_, _>>()?;
+            tls_canaries.push(TlsCanary {
+                name: canary.name,
+                host: canary.host.to_ascii_lowercase(),
+                port: canary.port,
+                address,
+                roots: Arc::new(roots),
+                roots_source: canary.roots,
+                spki_sha256,
+            });
+        }
+        let mut http_canaries = Vec::new();
+        for canary in raw.http_canary {
+            let at =
+                |message: String| error(None, format!("http_canary {:?}: {message}", canary.name));
+            http_canaries.push(HttpCanary {
+                url: HttpUrl::parse(&canary.url).map_err(at)?,
+                sha256: parse_sha256(&canary.sha256)
+                    .ok_or_else(|| at(format!("bad sha256 {:?}", canary.sha256)))?,
+                name: canary.name,
+            });
+        }
+        let judge = match raw.judge {
+            Some(judge) if !judge.url.trim().is_empty() => Some(
+                HttpUrl::parse(judge.url.trim()).map_err(|m| error(None, format!("judge: {m}")))?,
+            ),
+            _ => None,
+        };
+        if http_canaries.is_empty() {
+            return Err(error(
+                None,
+                "at least one [[http_canary]] is needed (liveness requests it)".to_owned(),
+            ));
+        }
+        Ok(Self {
+            name: raw.name,
+            tls_canaries,
+            http_canaries,
+            judge,
+        })
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses 64 hex digits.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Lower-case hex of bytes.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internet_profile_loads() {
+        let profile = Profile::internet().unwrap();
+        assert_eq!(profile.name, "internet");
+        assert!(!profile.tls_canaries.is_empty());
+        assert_eq!(
+            profile.http_canaries[0].url.host,
+            "detectportal.firefox.com"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let text = "name = \"x\"\n[[http_canary]]\nname = \"a\"\nurl = \"http://a/\"\nsha256 = \"00\"\ncolour = 1\n";
+        let err = Profile::from_toml(text, "my.toml", |_| Ok(Vec::new())).unwrap_err();
+        assert_eq!(err.origin, "my.toml");
+        assert_eq!(err.line, Some(6), "{err}");
+        assert!(err.to_string().starts_with("my.toml:6: "), "{err}");
+        assert!(err.message.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn http_urls() {
+        let url = HttpUrl::parse("http://Example.org:8080/a?b").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.path.as_str()),
+            ("example.org", 8080, "/a?b")
+        );
+        assert_eq!(url.host_header(), "example.org:8080");
+        let v6 = HttpUrl::parse("http://[::1]/").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 80));
+        assert_eq!(v6.host_header(), "[::1]");
+        assert!(HttpUrl::parse("https://a/").is_err());
+        assert!(HttpUrl::parse("http://a:0/").is_err());
+        assert!(HttpUrl::parse("http:///x").is_err());
+    }
+
+    #[test]
+    fn pem_roots_are_read_relative_to_the_profile() {
+        let text = "name = \"x\"\n[[tls_canary]]\nname = \"t\"\nhost = \"a\"\nroots = \"none.pem\"\n[[http_canary]]\nname = \"a\"\nurl = \"http://a/\"\nsha256 = \"81b2bd4ea98c8db66554fbc8d7637a1a69a130f331feb732b75caab4c4868fd5\"\n";
+        let err = Profile::from_toml(text, "p.toml", |name| {
+            assert_eq!(name, "none.pem");
+            Ok(b"not pem".to_vec())
+        })
+        .unwrap_err();
+        assert!(err.message.contains("holds no certificate"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Hostile lab endpoints. (Stub: being written.)

@@ -1,0 +1,1 @@
+//! Lab HTTP proxies with behaviours. (Stub: being written.)

@@ -1,0 +1,1 @@
+//! The address guard. (Stub.)

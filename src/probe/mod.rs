@@ -1,0 +1,324 @@
+//! The probe layer: the only part of the pipeline that touches the network.
+//!
+//! An entry that passed the address guard is probed by [`runner`], which runs the selected
+//! [`Check`]s through the proxy and turns what it saw into [`Observations`] and
+//! [`Finding`]s. Everything here is data: a dead or hostile proxy is a result, never an
+//! error.
+//!
+//! - [`dial`]: connect to a proxy and open a tunnel (SOCKS5/4 via tokio-socks, HTTP CONNECT).
+//! - [`http`]: one bounded HTTP/1.1 GET through a proxy (origin-form through a tunnel,
+//!   absolute-form to an HTTP proxy).
+//! - [`tls`]: a rustls handshake that records the presented chain and validates it.
+//! - [`guard`]: the address guard (resolution included).
+//! - [`runner`]: concurrency, deadlines, progress, cancellation; the checks themselves.
+
+pub mod dial;
+pub mod guard;
+pub mod http;
+pub mod runner;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a probe can check; `--checks` selects them. `liveness` always runs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Connect, the proxy handshake, one request to the profile's first HTTP canary.
+    Liveness,
+    /// A wrong password is refused; no password at all is reported.
+    Credentials,
+    /// TLS canaries through the proxy keep their real certificates.
+    Tls,
+    /// Plain-HTTP canaries come back byte for byte.
+    Content,
+    /// The judge sees no header revealing the client's address.
+    Judge,
+    /// Names resolved by the proxy lead where addresses do.
+    Dns,
+}
+
+impl Check {
+    /// Every check, in the order they run.
+    pub const ALL: [Self; 6] = [
+        Self::Liveness,
+        Self::Credentials,
+        Self::Tls,
+        Self::Content,
+        Self::Judge,
+        Self::Dns,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Liveness => "liveness",
+            Self::Credentials => "credentials",
+            Self::Tls => "tls",
+            Self::Content => "content",
+            Self::Judge => "judge",
+            Self::Dns => "dns",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; not a problem by itself.
+    Info,
+    /// A weakness.
+    Low,
+    /// A real risk to privacy or availability.
+    Medium,
+    /// Active misbehaviour.
+    High,
+    /// Attacks the user's traffic.
+    Critical,
+    /// The proxy does not work (dead entries).
+    Dead,
+    /// The entry was not probed (policy).
+    Refused,
+}
+
+/// Stable finding codes (reports, rules and tests use these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// TCP connect refused or timed out.
+    Unreachable,
+    /// The port answers, but not as the claimed protocol.
+    HandshakeFailed,
+    /// The target is loopback, private, link-local or reserved; not probed.
+    PrivateAddress,
+    /// A TLS canary's certificate through the proxy is not the real one.
+    TlsIntercepted,
+    /// The substituted chain comes from a known interception CA.
+    KnownInterceptionCa,
+    /// A plain-HTTP canary's bytes changed through the proxy.
+    ContentTampered,
+    /// A name resolved by the proxy led somewhere else than its address.
+    DnsTampered,
+    /// The proxy adds headers revealing the client's address.
+    ClientIpLeaked,
+    /// A wrong username/password is accepted.
+    AcceptsAnyCredentials,
+    /// No authentication is required.
+    OpenProxy,
+}
+
+impl Code {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::HandshakeFailed => "handshake_failed",
+            Self::PrivateAddress => "private_address",
+            Self::TlsIntercepted => "tls_intercepted",
+            Self::KnownInterceptionCa => "known_interception_ca",
+            Self::ContentTampered => "content_tampered",
+            Self::DnsTampered => "dns_tampered",
+            Self::ClientIpLeaked => "client_ip_leaked",
+            Self::AcceptsAnyCredentials => "accepts_any_credentials",
+            Self::OpenProxy => "open_proxy",
+        }
+    }
+
+    /// The severity a finding with this code has.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::Unreachable | Self::HandshakeFailed => Severity::Dead,
+            Self::PrivateAddress => Severity::Refused,
+            Self::TlsIntercepted | Self::KnownInterceptionCa | Self::ContentTampered => {
+                Severity::Critical
+            }
+            Self::DnsTampered | Self::AcceptsAnyCredentials => Severity::High,
+            Self::ClientIpLeaked => Severity::Medium,
+            Self::OpenProxy => Severity::Info,
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Facts backing a finding, as short named strings (shown in reports).
+pub type Evidence = BTreeMap<String, String>;
+
+/// One thing found wrong (or worth knowing) about a proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// How bad it is (follows from the code).
+    pub severity: Severity,
+    /// The check that found it.
+    pub check: Check,
+    /// What was seen.
+    pub evidence: Evidence,
+}
+
+impl Finding {
+    /// A finding with the code's severity and the given evidence pairs.
+    pub fn new<K, V>(code: Code, check: Check, evidence: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            code,
+            severity: code.severity(),
+            check,
+            evidence: evidence
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+}
+
+/// Outcome of an audit for one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Handshake and the liveness request succeeded.
+    Alive,
+    /// Unreachable, or not speaking its protocol.
+    Dead,
+    /// Not probed by policy (e.g. a private address).
+    Refused,
+    /// Not probed: the run was interrupted, or the kind is not probed yet.
+    NotAudited,
+}
+
+/// Facts about a certificate presented during a TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertFacts {
+    /// Subject distinguished name, RFC 4514 style.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// SHA-256 of the DER certificate, lower-case hex.
+    pub sha256: String,
+    /// SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex.
+    pub spki_sha256: String,
+}
+
+/// What one TLS canary leg showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsObservation {
+    /// Canary name from the profile.
+    pub canary: String,
+    /// `name` (resolved by the proxy) or `address` (the profile's IP literal).
+    pub leg: String,
+    /// The chain as presented, leaf first (empty when the handshake never got there).
+    pub chain: Vec<CertFacts>,
+    /// True when the chain validated for the canary name against the profile's roots and pins.
+    pub valid: bool,
+    /// Why it did not validate, or why the handshake failed.
+    pub error: Option<String>,
+    /// Name of the known interception CA the chain matched, if any.
+    pub known_ca: Option<String>,
+}
+
+/// What one plain-HTTP canary fetch showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpObservation {
+    /// Canary name from the profile.
+    pub canary: String,
+    /// HTTP status code received.
+    pub status: Option<u16>,
+    /// Body bytes read (at most 1 MiB).
+    pub bytes: Option<u64>,
+    /// SHA-256 of the body read, lower-case hex.
+    pub sha256: Option<String>,
+    /// True when the body hash equals the profile's.
+    pub matches: bool,
+    /// Why the fetch failed.
+    pub error: Option<String>,
+}
+
+/// Everything seen while probing one entry, whatever it means.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observations {
+    /// Addresses the auditor resolved the proxy's host to.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub resolved: Vec<String>,
+    /// Milliseconds to open the TCP connection to the proxy.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub connect_ms: Option<u64>,
+    /// Milliseconds for the proxy handshake (after connect).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub handshake_ms: Option<u64>,
+    /// The exit address the judge saw.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_address: Option<String>,
+    /// TLS canary legs.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tls: Vec<TlsObservation>,
+    /// Plain-HTTP canary fetches.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub http: Vec<HttpObservation>,
+    /// Checks that were selected but could not run, with the reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub skipped: BTreeMap<String, String>,
+}
+
+/// The audit of one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Alive, dead, refused or not audited.
+    pub status: Status,
+    /// Connect plus handshake, in milliseconds, when the proxy answered.
+    pub latency_ms: Option<u64>,
+    /// What is wrong or worth knowing.
+    pub findings: Vec<Finding>,
+    /// What was seen.
+    pub observations: Observations,
+}
+
+impl ProbeResult {
+    /// A result for an entry that was never probed.
+    pub fn not_audited(reason: &str) -> Self {
+        let mut observations = Observations::default();
+        observations
+            .skipped
+            .insert("all".to_owned(), reason.to_owned());
+        Self {
+            status: Status::NotAudited,
+            latency_ms: None,
+            findings: Vec::new(),
+            observations,
+        }
+    }
+
+    /// True when some finding has this code.
+    pub fn has(&self, code: Code) -> bool {
+        self.findings.iter().any(|finding| finding.code == code)
+    }
+}

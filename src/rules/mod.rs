@@ -1,0 +1,3 @@
+//! Rule files: known interception CAs (and, later, trusted lists, blocklists, scoring).
+
+pub mod interception;

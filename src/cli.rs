@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::InputFormat;
+use crate::probe::Check;
 use crate::proxy::ProxyKind;
 use crate::report::OutputFormat;
 
@@ -25,7 +26,40 @@ pub enum Command {
     /// Read proxy lists and report every proxy found, every duplicate and every rejected line.
     #[command(after_help = PARSE_EXAMPLES)]
     Parse(ParseArgs),
+    /// Read proxy lists, then probe every proxy for what it does to traffic.
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+    /// Run the lab: honest and malicious proxies on this machine, until Ctrl-C.
+    #[command(after_help = LAB_EXAMPLES)]
+    Lab(LabArgs),
+    /// Start the lab, audit it, print the report: a tour of what proxies can do.
+    Demo(DemoArgs),
 }
+
+/// Examples shown after `audit --help`.
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  proxy-audit audit lists/links.txt
+  proxy-audit audit channel.json --checks liveness --timeout 2 --format ndjson
+  proxy-audit audit list.txt --profile my-profile.toml -o report.json
+  proxy-audit lab --list-out lab.txt --profile-out lab.toml &
+  proxy-audit audit lab.txt --profile lab.toml --allow-private
+
+Checks: liveness (always: connect, handshake, one request to the first HTTP canary),
+credentials, tls, content, judge, dns. Loopback and private addresses are refused
+(finding private_address) unless --allow-private is given.
+
+Exit codes: 0 done; 2 an input could not be read or the command line is wrong;
+130 interrupted (the report is still written; unfinished entries are not_audited).";
+
+/// Examples shown after `lab --help`.
+const LAB_EXAMPLES: &str = "\
+Examples:
+  proxy-audit lab
+  proxy-audit lab --list-out lab.txt --profile-out lab.toml
+  proxy-audit lab --scale 2000 --list-out big.txt --profile-out lab.toml
+
+The profile's roots file (lab-ca.pem) is written next to --profile-out.";
 
 /// Examples shown after `parse --help`.
 const PARSE_EXAMPLES: &str = "\
@@ -42,18 +76,9 @@ or the command line is wrong.";
 /// Arguments of `parse`.
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// Inputs: files, `-` for standard input, or http(s):// URLs. Without any, standard
-    /// input is read when it is not a terminal.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
-
-    /// Read every input as this format instead of detecting it per input.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub input_format: Option<InputFormat>,
-
-    /// Kind of proxy for bare `host:port` lines that do not say.
-    #[arg(long, value_name = "KIND", default_value = "socks5", value_parser = parse_kind)]
-    pub default_kind: ProxyKind,
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'f', value_enum, value_name = "FORMAT")]
@@ -66,6 +91,115 @@ pub struct ParseArgs {
     /// Exit with status 1 when any line was rejected.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Arguments of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// How to probe.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    /// Where the checks point: a profile file [default: the built-in `internet` profile].
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Probe loopback and private addresses too (otherwise refused as private_address).
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum, value_name = "FORMAT")]
+    pub format: Option<AuditFormat>,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Probe settings shared by `audit` and `demo`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Proxies probed at once. The open-files limit is raised to allow it.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub concurrency: u32,
+
+    /// Longest one step may take (connect, handshake, one request): seconds (`2`, `0.5`)
+    /// or a duration (`500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Longest one proxy may take, all checks together [default: 6 × --timeout].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
+
+    /// Checks to run, comma-separated [default: all]. `liveness` always runs.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "CHECKS")]
+    pub checks: Vec<Check>,
+
+    /// No progress bar (it is also hidden when standard error is not a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Arguments of `lab`.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Write the lab's proxy list to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub list_out: Option<PathBuf>,
+
+    /// Write the lab profile to FILE (and its CA to lab-ca.pem next to it).
+    #[arg(long, value_name = "FILE")]
+    pub profile_out: Option<PathBuf>,
+
+    /// Add N honest SOCKS5 proxies, each on its own port (for benchmarks).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub scale: usize,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How to probe (a short timeout keeps the tour quick).
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, value_name = "FORMAT", default_value = "table")]
+    pub format: AuditFormat,
+}
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Human table; secrets and passwords redacted.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One JSON line per entry as it finishes, then rejected items and a summary line.
+    Ndjson,
+}
+
+/// What to read: shared by `parse` and `audit`.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Inputs: files, `-` for standard input, or http(s):// URLs. Without any, standard
+    /// input is read when it is not a terminal.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Read every input as this format instead of detecting it per input.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+
+    /// Kind of proxy for bare `host:port` lines that do not say.
+    #[arg(long, value_name = "KIND", default_value = "socks5", value_parser = parse_kind)]
+    pub default_kind: ProxyKind,
 
     /// Largest list fetched from a URL, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024 * 1024)]
@@ -85,6 +219,8 @@ pub enum Exit {
     Rejected = 1,
     /// An input could not be read, or the command line was wrong.
     InputError = 2,
+    /// Interrupted by Ctrl-C (the report was still written).
+    Interrupted = 130,
 }
 
 /// Parses a proxy kind for `--default-kind`.

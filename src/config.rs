@@ -5,6 +5,7 @@
 //! Relative file names inside a profile (PEM roots) are read relative to the profile, through
 //! a caller-supplied reader so the lab can hand over its CA without touching the disk.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -29,6 +30,9 @@ pub struct Profile {
     pub http_canaries: Vec<HttpCanary>,
     /// A server echoing request headers and the client address as JSON.
     pub judge: Option<HttpUrl>,
+    /// Names the auditor resolves itself instead of asking the system (`[hosts]`); the lab
+    /// profile maps its `*.lab.test` names here so reference fetches stay offline.
+    pub hosts: BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// A TLS site reached through the proxy.
@@ -161,6 +165,19 @@ struct RawProfile {
     http_canary: Vec<RawHttpCanary>,
     /// `[judge]` table.
     judge: Option<RawJudge>,
+    /// `[hosts]` table: name → IP literal or list of them.
+    #[serde(default)]
+    hosts: BTreeMap<String, OneOrMany>,
+}
+
+/// A `[hosts]` value: one address or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    /// `"127.0.0.1"`.
+    One(String),
+    /// `["127.0.0.1", "::1"]`.
+    Many(Vec<String>),
 }
 
 /// `[[tls_canary]]` as written.
@@ -318,6 +335,22 @@ impl Profile {
             ),
             _ => None,
         };
+        let mut hosts = BTreeMap::new();
+        for (name, value) in raw.hosts {
+            let texts = match value {
+                OneOrMany::One(text) => vec![text],
+                OneOrMany::Many(texts) => texts,
+            };
+            let addresses = texts
+                .iter()
+                .map(|text| {
+                    text.trim().parse::<IpAddr>().map_err(|_| {
+                        error(None, format!("hosts: {name:?} = {text:?} is not an IP"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            hosts.insert(name.to_ascii_lowercase(), addresses);
+        }
         if http_canaries.is_empty() {
             return Err(error(
                 None,
@@ -329,6 +362,7 @@ impl Profile {
             tls_canaries,
             http_canaries,
             judge,
+            hosts,
         })
     }
 }
@@ -346,7 +380,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Parses 64 hex digits.
 pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim().as_bytes();
-    if hex.len() != 64 {
+    if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let mut out = [0u8; 32];

@@ -1,24 +1,263 @@
-//! Runs a checked command line: reads the inputs, writes the report, picks the exit status.
+//! Runs a checked command line: reads the inputs, probes, writes the report, picks the exit
+//! status. `anyhow` stops here; the library below returns typed errors.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{Cli, Command, Exit, ParseArgs};
+use crate::cli::{
+    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs,
+    ProbeArgs,
+};
+use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
-use crate::ingest::{Collector, IngestOptions, Inventory};
+use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
+use crate::lab::{CA_FILE, Lab, LabOptions};
+use crate::probe::runner::{self, AuditContext, AuditOptions};
+use crate::probe::{Check, ProbeResult, Status};
+use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
 use crate::report::{self, OutputFormat};
+use crate::rules::interception::InterceptionCas;
 
 /// Runs the command and returns the exit status.
 pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Parse(args) => parse(args).await,
+        Command::Audit(args) => audit(args).await,
+        Command::Lab(args) => lab(args).await,
+        Command::Demo(args) => demo(args).await,
     }
 }
 
 /// `proxy-audit parse`.
 async fn parse(args: ParseArgs) -> Result<Exit> {
+    let inventory = read_inputs(&args.input).await?;
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if to_terminal {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Json
+    });
+    let mut out = open_output(args.output.as_deref())?;
+    report::write(&inventory, format, &mut out)?;
+    out.flush()?;
+
+    let totals = inventory.totals();
+    if inventory.failed_inputs().next().is_some() {
+        Ok(Exit::InputError)
+    } else if args.strict && totals.rejected > 0 {
+        Ok(Exit::Rejected)
+    } else {
+        Ok(Exit::Success)
+    }
+}
+
+/// `proxy-audit audit`.
+async fn audit(args: AuditArgs) -> Result<Exit> {
+    let profile = match &args.profile {
+        Some(path) => Profile::load(path)?,
+        None => Profile::internet()?,
+    };
+    let inventory = read_inputs(&args.input).await?;
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if to_terminal {
+        AuditFormat::Table
+    } else {
+        AuditFormat::Json
+    });
+    let options = audit_options(&args.probe, args.allow_private);
+    let mut out = open_output(args.output.as_deref())?;
+    let interrupted = audit_inventory(
+        &inventory,
+        profile,
+        options,
+        format,
+        &mut out,
+        args.probe.quiet,
+    )
+    .await?;
+    if interrupted {
+        Ok(Exit::Interrupted)
+    } else if inventory.failed_inputs().next().is_some() {
+        Ok(Exit::InputError)
+    } else {
+        Ok(Exit::Success)
+    }
+}
+
+/// `proxy-audit lab`.
+async fn lab(args: LabArgs) -> Result<Exit> {
+    raise_open_files_limit();
+    let lab = Lab::start(LabOptions { scale: args.scale }).await?;
+    match &args.list_out {
+        Some(path) => write_file(path, lab.list().as_bytes())?,
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(lab.list().as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    if let Some(path) = &args.profile_out {
+        write_file(path, lab.profile_toml().as_bytes())?;
+        let ca = path.parent().unwrap_or_else(|| Path::new(".")).join(CA_FILE);
+        write_file(&ca, lab.ca_pem().as_bytes())?;
+    }
+    eprintln!(
+        "proxy-audit: lab running with {} proxies on 127.0.0.1; Ctrl-C stops it",
+        lab.proxies().len()
+    );
+    lab.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(Exit::Success)
+}
+
+/// `proxy-audit demo`: the lab audited by its own profile.
+async fn demo(args: DemoArgs) -> Result<Exit> {
+    raise_open_files_limit();
+    let lab = Lab::start(LabOptions::default()).await?;
+    let profile = lab.profile()?;
+    let mut collector = Collector::new(IngestOptions::default());
+    collector.read_input("lab", io::Cursor::new(lab.list()))?;
+    let inventory = collector.finish();
+    if io::stderr().is_terminal() && !args.probe.quiet {
+        eprintln!(
+            "proxy-audit: started a lab of {} proxies on 127.0.0.1; auditing it…",
+            lab.proxies().len()
+        );
+    }
+    let options = audit_options(&args.probe, true);
+    let mut out = open_output(None)?;
+    let interrupted = audit_inventory(
+        &inventory,
+        profile,
+        options,
+        args.format,
+        &mut out,
+        args.probe.quiet,
+    )
+    .await?;
+    if args.format == AuditFormat::Table {
+        writeln!(out, "\nWhat each lab proxy does:")?;
+        for proxy in lab.proxies() {
+            writeln!(out, "  {:<20} {}", proxy.name, proxy.about)?;
+        }
+        out.flush()?;
+    }
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else {
+        Exit::Success
+    })
+}
+
+/// The checked probe settings.
+fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
+    let mut checks: BTreeSet<Check> = if args.checks.is_empty() {
+        Check::ALL.into_iter().collect()
+    } else {
+        args.checks.iter().copied().collect()
+    };
+    checks.insert(Check::Liveness);
+    AuditOptions {
+        concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        step_timeout: args.timeout,
+        entry_deadline: args.deadline.unwrap_or(args.timeout * 6),
+        checks,
+        allow_private,
+    }
+}
+
+/// Probes every entry and writes the report; returns true when interrupted.
+async fn audit_inventory(
+    inventory: &Inventory,
+    profile: Profile,
+    options: AuditOptions,
+    format: AuditFormat,
+    out: &mut dyn Write,
+    quiet: bool,
+) -> Result<bool> {
+    raise_open_files_limit();
+    let profile_name = profile.name.clone();
+    let checks: Vec<Check> = options.checks.iter().copied().collect();
+    let interception = InterceptionCas::built_in()?;
+    let context = Arc::new(AuditContext::new(profile, interception, options));
+
+    let progress = progress_bar(inventory.entries.len() as u64, quiet);
+    let mut results: Vec<Option<ProbeResult>> = vec![None; inventory.entries.len()];
+    let (mut alive, mut flagged) = (0u64, 0u64);
+    let mut write_error: Option<io::Error> = None;
+    let interrupted = runner::run(
+        &inventory.entries,
+        context,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        |index, result| {
+            alive += u64::from(result.status == Status::Alive);
+            flagged += u64::from(is_flagged(&result));
+            progress.inc(1);
+            progress.set_message(format!("{alive} alive, {flagged} flagged"));
+            if format == AuditFormat::Ndjson && write_error.is_none() {
+                if let Some(entry) = inventory.entries.get(index) {
+                    let line = audit_report::audited(entry, result.clone());
+                    if let Err(error) = audit_report::write_ndjson_entry(&line, out) {
+                        write_error = Some(error);
+                    }
+                }
+            }
+            if let Some(slot) = results.get_mut(index) {
+                *slot = Some(result);
+            }
+        },
+    )
+    .await;
+    progress.finish_and_clear();
+    if let Some(error) = write_error {
+        return Err(error.into());
+    }
+    let results = results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| ProbeResult::not_audited("no result")))
+        .collect();
+    let report = AuditReport::new(inventory, results, &profile_name, checks, interrupted);
+    match format {
+        AuditFormat::Table => audit_report::write_table(&report, out)?,
+        AuditFormat::Json => audit_report::write_json(&report, out)?,
+        AuditFormat::Ndjson => audit_report::write_ndjson_tail(&report, out)?,
+    }
+    out.flush()?;
+    Ok(interrupted)
+}
+
+/// Progress on standard error: hidden when it is not a terminal or with `--quiet`.
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Raises the open-files soft limit to the hard limit, so high concurrency does not run
+/// out of descriptors. Failing to raise it is not fatal: connections then fail one by one.
+fn raise_open_files_limit() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+}
+
+/// Reads every input named (or standard input) into one inventory.
+async fn read_inputs(args: &InputArgs) -> Result<Inventory> {
     let inputs = if args.inputs.is_empty() {
         if io::stdin().is_terminal() {
             bail!("no input: name a file, a URL, or - for standard input (see --help)");
@@ -35,31 +274,22 @@ async fn parse(args: ParseArgs) -> Result<Exit> {
         max_bytes: args.max_fetch_bytes,
         timeout: args.fetch_timeout,
     };
-    let inventory = ingest(&inputs, options, limits).await;
+    Ok(ingest(&inputs, options, limits).await)
+}
 
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if to_terminal {
-        OutputFormat::Table
-    } else {
-        OutputFormat::Json
-    });
-    let mut out: Box<dyn Write> = match &args.output {
+/// Standard output or a file, buffered.
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
-    report::write(&inventory, format, &mut out)?;
-    out.flush()?;
+    })
+}
 
-    let totals = inventory.totals();
-    if inventory.failed_inputs().next().is_some() {
-        Ok(Exit::InputError)
-    } else if args.strict && totals.rejected > 0 {
-        Ok(Exit::Rejected)
-    } else {
-        Ok(Exit::Success)
-    }
+/// Writes a whole file, naming it on failure.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads every input into one inventory; failures are reported on stderr and recorded.
@@ -69,16 +299,12 @@ pub async fn ingest(inputs: &[String], options: IngestOptions, limits: FetchLimi
         let result = if is_url(name) {
             match fetch(name, limits).await {
                 Ok(body) => collector.read_input(name, io::Cursor::new(body)),
-                Err(error) => {
-                    Err(collector.fail_input(name, crate::ingest::InputFormat::Text, error))
-                }
+                Err(error) => Err(collector.fail_input(name, InputFormat::Text, error)),
             }
         } else {
             match open_local(name) {
                 Ok(reader) => collector.read_input(name, reader),
-                Err(error) => {
-                    Err(collector.fail_input(name, crate::ingest::InputFormat::Text, error.into()))
-                }
+                Err(error) => Err(collector.fail_input(name, InputFormat::Text, error.into())),
             }
         };
         if let Err(error) = result {

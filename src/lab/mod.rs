@@ -1,4 +1,16 @@
-//! The lab: honest and malicious proxies and the origins they lead to, on loopback.
+//! The lab: honest and malicious proxies and the origins they lead to, all on loopback.
+//!
+//! Trainers run it to show a class what a malicious proxy does (`proxy-audit lab`,
+//! `proxy-audit demo`); the integration tests audit it. Every server binds `127.0.0.1:0`
+//! and reports the port the OS chose. Proxies only ever connect to the lab's own names
+//! (`*.lab.test`, resolved by [`route::Router`]) and loopback addresses, so the lab makes no
+//! traffic off the machine.
+//!
+//! - [`ca`]: the lab CA that signs the canary's certificate, and the interceptor's CA.
+//! - [`origins`]: the TLS canary, the plain-HTTP canary, the judge.
+//! - [`socks`], [`http_proxy`]: proxies with one behaviour each; [`intercept`]: TLS
+//!   interception for the intercepting proxy.
+//! - [`hostile`]: endpoints that misbehave at the protocol level.
 
 pub mod ca;
 pub mod hostile;
@@ -7,3 +19,377 @@ pub mod intercept;
 pub mod origins;
 pub mod route;
 pub mod socks;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use self::ca::LabCa;
+use self::hostile::Hostile;
+use self::http_proxy::HttpBehaviour;
+use self::intercept::Interceptor;
+use self::route::Router;
+use self::socks::Socks5Behaviour;
+use crate::config::{Profile, ProfileError, to_hex};
+use crate::proxy::{ProxyKind, ProxySpec};
+
+/// The TLS canary's name.
+pub const TLS_CANARY: &str = "tls.lab.test";
+/// The plain-HTTP canary's name.
+pub const HTTP_CANARY: &str = "http.lab.test";
+/// The judge's name.
+pub const JUDGE: &str = "judge.lab.test";
+/// The impostor origin the DNS-lying proxy sends the TLS canary's name to.
+pub const IMPOSTOR: &str = "impostor.lab.test";
+/// File name of the lab CA next to the written profile.
+pub const CA_FILE: &str = "lab-ca.pem";
+
+/// What the plain-HTTP canary serves.
+const HTTP_CANARY_BODY: &[u8] = b"success\n";
+/// What the TLS canary serves.
+const TLS_CANARY_BODY: &[u8] = b"<html><body>proxy-audit lab canary</body></html>\n";
+/// What the impostor serves.
+const IMPOSTOR_BODY: &[u8] = b"<html><body>not the canary</body></html>\n";
+/// What the injecting proxy adds to text bodies.
+const INJECTED: &str = "<script src=\"http://ads.lab.test/track.js\"></script>";
+
+/// Lab settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LabOptions {
+    /// Extra honest SOCKS5 proxies, each on its own port (for benchmarks).
+    pub scale: usize,
+}
+
+/// One lab proxy as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabProxy {
+    /// Short name (`honest-socks5`, `tarpit`, …).
+    pub name: String,
+    /// What it does, in a sentence.
+    pub about: &'static str,
+    /// The proxy.
+    pub spec: ProxySpec,
+}
+
+/// Why the lab could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A port could not be bound.
+    #[error("cannot listen on loopback: {0}")]
+    Io(#[from] io::Error),
+    /// A certificate could not be made.
+    #[error("cannot make the lab certificates: {0}")]
+    Certificate(#[from] rcgen::Error),
+}
+
+/// A running lab. Dropping it stops every server.
+pub struct Lab {
+    /// The proxies, in list order.
+    proxies: Vec<LabProxy>,
+    /// The lab CA (PEM), which signs the canary's certificate.
+    ca_pem: String,
+    /// The profile pointing at the lab's origins.
+    profile_toml: String,
+    /// The same profile with IP literals instead of `*.lab.test` names, for third-party
+    /// proxies that resolve names with the system resolver.
+    profile_by_address_toml: String,
+    /// Every server task.
+    tasks: JoinSet<()>,
+}
+
+/// Loopback, where everything in the lab listens.
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Binds a loopback port chosen by the OS.
+async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind((LOOPBACK, 0)).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+impl Lab {
+    /// Starts every lab server.
+    pub async fn start(options: LabOptions) -> Result<Self, LabError> {
+        let mut tasks = JoinSet::new();
+        let ca = LabCa::new("proxy-audit lab CA", "proxy-audit lab")?;
+
+        // Origins.
+        let (listener, tls_addr) = bind().await?;
+        let config = ca.server_config(&[TLS_CANARY, "127.0.0.1"])?;
+        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
+        let (listener, impostor_addr) = bind().await?;
+        let config = ca.server_config(&[IMPOSTOR])?;
+        tasks.spawn(origins::serve_tls_origin(listener, config, IMPOSTOR_BODY));
+        let (listener, http_addr) = bind().await?;
+        tasks.spawn(origins::serve_http_canary(listener, HTTP_CANARY_BODY));
+        let (listener, judge_addr) = bind().await?;
+        tasks.spawn(origins::serve_judge(listener));
+
+        let router = Arc::new(Router {
+            names: [TLS_CANARY, HTTP_CANARY, JUDGE, IMPOSTOR]
+                .into_iter()
+                .map(|name| (name.to_owned(), LOOPBACK))
+                .collect::<HashMap<_, _>>(),
+            ..Router::default()
+        });
+
+        let mut proxies = Vec::new();
+        let mut add = |name: &str, about: &'static str, spec: ProxySpec| {
+            proxies.push(LabProxy {
+                name: name.to_owned(),
+                about,
+                spec,
+            });
+        };
+        let socks5 = |addr: SocketAddr, user: Option<(&str, &str)>| ProxySpec {
+            kind: ProxyKind::Socks5,
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            secret: None,
+            username: user.map(|(u, _)| u.to_owned()),
+            password: user.map(|(_, p)| p.to_owned()),
+        };
+        let of_kind = |kind: ProxyKind, addr: SocketAddr| ProxySpec {
+            kind,
+            ..socks5(addr, None)
+        };
+
+        let mut socks5_proxy = async |behaviour: Socks5Behaviour| -> io::Result<SocketAddr> {
+            let (listener, addr) = bind().await?;
+            tasks.spawn(socks::serve_socks5(
+                listener,
+                Arc::new(behaviour),
+                Arc::clone(&router),
+            ));
+            Ok(addr)
+        };
+        let addr = socks5_proxy(Socks5Behaviour::Honest).await?;
+        add(
+            "honest-socks5",
+            "honest SOCKS5 proxy without authentication",
+            socks5(addr, None),
+        );
+        let (user, pass) = ("alice", "correct-horse");
+        let addr = socks5_proxy(Socks5Behaviour::Auth {
+            username: user.to_owned(),
+            password: pass.to_owned(),
+        })
+        .await?;
+        add(
+            "honest-socks5-auth",
+            "honest SOCKS5 proxy that checks its password",
+            socks5(addr, Some((user, pass))),
+        );
+        let addr = socks5_proxy(Socks5Behaviour::AnyPassword {
+            username: "bob".to_owned(),
+            password: "hunter2".to_owned(),
+        })
+        .await?;
+        add(
+            "harvesting-socks5",
+            "SOCKS5 proxy that accepts any password (collects credentials)",
+            socks5(addr, Some(("bob", "hunter2"))),
+        );
+        let interceptor = Interceptor::new(LabCa::new("Qaznet Trust Network", "proxy-audit lab")?);
+        let addr = socks5_proxy(Socks5Behaviour::Intercept(Arc::new(interceptor))).await?;
+        add(
+            "intercepting-socks5",
+            "SOCKS5 proxy that replaces TLS certificates (like Kazakhstan's 2019 Qaznet CA)",
+            socks5(addr, None),
+        );
+        let addr = socks5_proxy(Socks5Behaviour::LyingDns {
+            name: TLS_CANARY.to_owned(),
+            to: impostor_addr,
+        })
+        .await?;
+        add(
+            "lying-dns-socks5",
+            "SOCKS5 proxy that sends a site's name to an impostor server",
+            socks5(addr, None),
+        );
+
+        let (listener, addr) = bind().await?;
+        tasks.spawn(socks::serve_socks4(listener, Arc::clone(&router)));
+        add(
+            "honest-socks4",
+            "honest SOCKS4 proxy",
+            of_kind(ProxyKind::Socks4, addr),
+        );
+        for (name, about, behaviour) in [
+            (
+                "honest-http",
+                "honest HTTP proxy (CONNECT and plain requests)",
+                HttpBehaviour::Honest,
+            ),
+            (
+                "injecting-http",
+                "HTTP proxy that injects a script into pages",
+                HttpBehaviour::Inject(INJECTED),
+            ),
+            (
+                "leaking-http",
+                "HTTP proxy that tells sites the client's address (X-Forwarded-For)",
+                HttpBehaviour::AddForwardedFor,
+            ),
+        ] {
+            let (listener, addr) = bind().await?;
+            tasks.spawn(http_proxy::serve_http_proxy(
+                listener,
+                Arc::new(behaviour),
+                Arc::clone(&router),
+            ));
+            add(name, about, of_kind(ProxyKind::Http, addr));
+        }
+
+        let (_, closed) = bind().await?;
+        add(
+            "closed-port",
+            "nothing listens here any more",
+            socks5(closed, None),
+        );
+        for (name, about, kind) in [
+            ("tarpit", "accepts and never answers", Hostile::Tarpit),
+            ("slow-drip", "answers one byte per second", Hostile::Drip),
+            ("endless", "answers with an endless stream", Hostile::Endless),
+            ("garbage", "answers with garbage", Hostile::Garbage),
+            (
+                "reset",
+                "resets the connection after the greeting",
+                Hostile::ResetAfterGreeting,
+            ),
+        ] {
+            let (listener, addr) = bind().await?;
+            tasks.spawn(hostile::serve_hostile(listener, kind));
+            add(name, about, socks5(addr, None));
+        }
+        for index in 0..options.scale {
+            let (listener, addr) = bind().await?;
+            tasks.spawn(socks::serve_socks5(
+                listener,
+                Arc::new(Socks5Behaviour::Honest),
+                Arc::clone(&router),
+            ));
+            add(
+                &format!("scale-{index}"),
+                "honest SOCKS5 proxy (scale)",
+                socks5(addr, None),
+            );
+        }
+
+        let ports = Ports {
+            tls: tls_addr.port(),
+            http: http_addr.port(),
+            judge: judge_addr.port(),
+        };
+        Ok(Self {
+            proxies,
+            ca_pem: ca.cert_pem(),
+            profile_toml: profile_toml(ports, false),
+            profile_by_address_toml: profile_toml(ports, true),
+            tasks,
+        })
+    }
+
+    /// The lab's proxies, in list order.
+    pub fn proxies(&self) -> &[LabProxy] {
+        &self.proxies
+    }
+
+    /// The proxy list: each link after a comment saying what the proxy does.
+    pub fn list(&self) -> String {
+        let mut list = String::from("# proxy-audit lab: every proxy below runs on this machine\n");
+        for proxy in &self.proxies {
+            let _ = writeln!(list, "# {}: {}\n{}", proxy.name, proxy.about, proxy.spec.to_link());
+        }
+        list
+    }
+
+    /// The lab CA certificate (PEM); the profile names it [`CA_FILE`].
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The lab profile (TOML); its roots file is [`CA_FILE`].
+    pub fn profile_toml(&self) -> &str {
+        &self.profile_toml
+    }
+
+    /// The lab profile, loaded.
+    pub fn profile(&self) -> Result<Profile, ProfileError> {
+        self.load(&self.profile_toml)
+    }
+
+    /// A lab profile with IP literals in place of names, for auditing third-party proxies
+    /// (they resolve names with the system resolver, which does not know `*.lab.test`).
+    pub fn profile_by_address(&self) -> Result<Profile, ProfileError> {
+        self.load(&self.profile_by_address_toml)
+    }
+
+    /// Loads profile text whose roots file is the lab CA.
+    fn load(&self, text: &str) -> Result<Profile, ProfileError> {
+        Profile::from_toml(text, "lab", |name| {
+            if name == CA_FILE {
+                Ok(self.ca_pem.as_bytes().to_vec())
+            } else {
+                Err(io::Error::new(io::ErrorKind::NotFound, name.to_owned()))
+            }
+        })
+    }
+
+    /// Runs until `shutdown` completes, then stops every server.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
+        shutdown.await;
+        self.tasks.shutdown().await;
+    }
+}
+
+/// Ports of the origins a profile points at.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    /// TLS canary.
+    tls: u16,
+    /// Plain-HTTP canary.
+    http: u16,
+    /// Judge.
+    judge: u16,
+}
+
+/// The lab profile: names (resolved by the proxies) or IP literals.
+fn profile_toml(ports: Ports, by_address: bool) -> String {
+    let host = |name: &'static str| if by_address { "127.0.0.1" } else { name };
+    let sha = to_hex(&Sha256::digest(HTTP_CANARY_BODY));
+    format!(
+        "# The lab profile: written by `proxy-audit lab`, valid while that lab runs.\n\
+         name = \"lab\"\n\n\
+         [[tls_canary]]\n\
+         name = \"lab-tls\"\n\
+         host = \"{tls_host}\"\n\
+         port = {tls}\n\
+         address = \"127.0.0.1\"\n\
+         roots = \"{CA_FILE}\"\n\n\
+         [[http_canary]]\n\
+         name = \"lab-http\"\n\
+         url = \"http://{http_host}:{http}/success.txt\"\n\
+         sha256 = \"{sha}\"\n\n\
+         [judge]\n\
+         url = \"http://{judge_host}:{judge}/\"\n\n\
+         # The auditor resolves the lab's names itself (for reference fetches).\n\
+         [hosts]\n\
+         \"{TLS_CANARY}\" = \"127.0.0.1\"\n\
+         \"{HTTP_CANARY}\" = \"127.0.0.1\"\n\
+         \"{JUDGE}\" = \"127.0.0.1\"\n",
+        tls_host = host(TLS_CANARY),
+        tls = ports.tls,
+        http_host = host(HTTP_CANARY),
+        http = ports.http,
+        judge_host = host(JUDGE),
+        judge = ports.judge,
+    )
+}

@@ -1,1 +1,203 @@
-//! The address guard. (Stub.)
+//! The address guard: which entries may be contacted at all.
+//!
+//! A proxy list can point the auditor at its own machine or network (`127.0.0.1`,
+//! `192.168.1.1`, `169.254.169.254` — a cloud metadata service). Such targets are refused
+//! with `private_address` and never contacted unless `--allow-private` is given. A host name
+//! is resolved by the auditor and the guard applies again to every address it resolves to,
+//! so a public-looking name that points at loopback is refused too.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::policy::address::{AddressClass, parse_lenient_ipv4};
+use crate::probe::{Check, Code, Finding};
+
+/// How the auditor turns names into addresses.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    /// Names answered from this table (the profile's `[hosts]`) before asking the system.
+    pub static_hosts: BTreeMap<String, Vec<IpAddr>>,
+}
+
+impl Resolver {
+    /// Resolves `host` (an IP literal or a name) with the port, bounded by `step`.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        step: Duration,
+    ) -> Result<Vec<SocketAddr>, String> {
+        if let Some(ip) = literal_ip(host) {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        if let Some(addresses) = self.static_hosts.get(&host.to_ascii_lowercase()) {
+            return Ok(addresses
+                .iter()
+                .map(|&ip| SocketAddr::new(ip, port))
+                .collect());
+        }
+        match tokio::time::timeout(step, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(addresses)) => {
+                let addresses: Vec<SocketAddr> = addresses.collect();
+                if addresses.is_empty() {
+                    Err(format!("{host} has no address"))
+                } else {
+                    Ok(addresses)
+                }
+            }
+            Ok(Err(error)) => Err(format!("cannot resolve {host}: {error}")),
+            Err(_) => Err(format!(
+                "resolving {host} timed out after {}",
+                crate::probe::runner::human_duration(step)
+            )),
+        }
+    }
+}
+
+/// An IP literal as hosts are normalised (IPv6 without brackets), IPv4 read leniently.
+pub fn literal_ip(host: &str) -> Option<IpAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .ok()
+        .or_else(|| parse_lenient_ipv4(bare).map(IpAddr::V4))
+}
+
+/// What the guard decided for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Contact the proxy at this address (the first the name resolved to).
+    Allowed {
+        /// Where to connect.
+        addr: SocketAddr,
+        /// Every address the host resolved to, for the report.
+        resolved: Vec<SocketAddr>,
+    },
+    /// Never contact it.
+    Refused(Finding),
+    /// The name does not resolve: the proxy is unreachable.
+    Unresolvable(Finding),
+}
+
+/// Applies the guard to `host:port`: before resolution (names such as `localhost`, literal
+/// addresses) and after it (every resolved address).
+pub async fn check(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+    resolver: &Resolver,
+    step: Duration,
+) -> Decision {
+    let refuse = |address: String, class: AddressClass| {
+        Decision::Refused(Finding::new(
+            Code::PrivateAddress,
+            Check::Liveness,
+            [
+                ("address", address),
+                ("class", class.as_str().to_owned()),
+                ("hint", "pass --allow-private to probe it anyway".to_owned()),
+            ],
+        ))
+    };
+    let listed = AddressClass::of_host(host);
+    if !allow_private && listed != AddressClass::Unresolved && !listed.is_public() {
+        return refuse(host.to_owned(), listed);
+    }
+    let resolved = match resolver.resolve(host, port, step).await {
+        Ok(resolved) => resolved,
+        Err(reason) => {
+            return Decision::Unresolvable(Finding::new(
+                Code::Unreachable,
+                Check::Liveness,
+                [("reason", reason)],
+            ));
+        }
+    };
+    if !allow_private {
+        if let Some(bad) = resolved
+            .iter()
+            .find(|addr| !AddressClass::of_ip(addr.ip()).is_public())
+        {
+            let class = AddressClass::of_ip(bad.ip());
+            return refuse(format!("{host} resolves to {}", bad.ip()), class);
+        }
+    }
+    match resolved.first() {
+        Some(&addr) => Decision::Allowed { addr, resolved },
+        None => Decision::Unresolvable(Finding::new(
+            Code::Unreachable,
+            Check::Liveness,
+            [("reason", format!("{host} has no address"))],
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolver(name: &str, ips: &[&str]) -> Resolver {
+        let mut static_hosts = BTreeMap::new();
+        static_hosts.insert(
+            name.to_owned(),
+            ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+        );
+        Resolver { static_hosts }
+    }
+
+    fn refused_class(decision: &Decision) -> Option<String> {
+        match decision {
+            Decision::Refused(finding) => {
+                assert_eq!(finding.code, Code::PrivateAddress);
+                finding.evidence.get("class").cloned()
+            }
+            _ => None,
+        }
+    }
+
+    const STEP: Duration = Duration::from_secs(1);
+
+    #[tokio::test]
+    async fn literal_private_addresses_are_refused_without_lookup() {
+        let none = Resolver::default();
+        for (host, class) in [
+            ("127.0.0.1", "loopback"),
+            ("10.1.2.3", "private"),
+            ("169.254.169.254", "link_local"),
+            ("::1", "loopback"),
+            ("localhost", "loopback"),
+            ("2130706433", "loopback"),
+        ] {
+            let decision = check(host, 1080, false, &none, STEP).await;
+            assert_eq!(refused_class(&decision).as_deref(), Some(class), "{host}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_public_name_resolving_to_loopback_or_metadata_is_refused() {
+        for ip in ["127.0.0.1", "169.254.169.254"] {
+            let resolver = resolver("innocent.example", &["8.8.8.8", ip]);
+            let decision = check("innocent.example", 1080, false, &resolver, STEP).await;
+            assert!(refused_class(&decision).is_some(), "{ip}: {decision:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn allow_private_lets_loopback_through() {
+        let resolver = resolver("lab.test", &["127.0.0.1"]);
+        let decision = check("lab.test", 1080, true, &resolver, STEP).await;
+        assert_eq!(
+            decision,
+            Decision::Allowed {
+                addr: "127.0.0.1:1080".parse().unwrap(),
+                resolved: vec!["127.0.0.1:1080".parse().unwrap()],
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn public_addresses_pass() {
+        let decision = check("8.8.8.8", 53, false, &Resolver::default(), STEP).await;
+        assert!(matches!(decision, Decision::Allowed { .. }), "{decision:?}");
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! Reports never touch the network or the parsers: they render an [`Inventory`].
 
+pub mod audit;
 pub mod json;
 pub mod links;
 pub mod redact;

@@ -53,7 +53,7 @@ pub struct ParseReport {
 }
 
 /// Totals: `entries + duplicates + rejected` accounts for every proxy-looking item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Inputs named on the command line.
     pub inputs: u64,

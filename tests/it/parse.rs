@@ -1,17 +1,10 @@
-//! Integration tests: the built binary on the shipped samples, exit codes, stdin, URLs,
-//! redaction, and the link round trip. One test binary, as the style guide asks.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+//! `parse`: the built binary on the shipped samples, exit codes, stdin, URLs, redaction,
+//! and the link round trip.
 
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use proptest::prelude::*;
 use proxy_audit::ingest::link::parse_link;
@@ -20,36 +13,9 @@ use proxy_audit::proto::mtproto::secret::MtprotoSecret;
 use proxy_audit::proxy::{ProxyKind, ProxySpec};
 use serde_json::Value;
 
+use crate::support::{json_of, run};
+
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_proxy-audit"))
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = binary()
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default().as_bytes())
-        .unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
-}
 
 /// Every sample in `lists/` with the counts it must give: (entries, duplicates, rejected,
 /// ignored). A new sample without a row here fails the test, so samples cannot rot.

@@ -1,0 +1,270 @@
+//! The audit report: the parse report's entries, each with its probe result.
+//!
+//! # The `audit` JSON document (`schema_version` 1)
+//!
+//! ```json
+//! {
+//!   "schema_version": 1,
+//!   "profile": "lab",
+//!   "checks": ["liveness", "credentials", "tls", "content", "judge", "dns"],
+//!   "interrupted": false,
+//!   "summary": {"inputs": 1, "entries": 16, "duplicates": 0, "rejected": 0, "ignored": 3,
+//!               "alive": 9, "dead": 6, "refused": 1, "not_audited": 0, "flagged": 5},
+//!   "inputs": [ … as in `parse` … ],
+//!   "entries": [{
+//!     … every field of a `parse` entry …,
+//!     "status": "alive",
+//!     "latency_ms": 3,
+//!     "findings": [{"code": "tls_intercepted", "severity": "critical", "check": "tls",
+//!                   "evidence": {"canary": "lab-tls", "issuer": "CN=Qaznet Trust Network", …}}],
+//!     "observations": {"resolved": ["127.0.0.1:4242"], "connect_ms": 0, "handshake_ms": 2,
+//!                      "exit_address": "127.0.0.1", "tls": [ … ], "http": [ … ]}
+//!   }],
+//!   "rejected": [ … as in `parse` … ]
+//! }
+//! ```
+//!
+//! `status` is `alive|dead|refused|not_audited`; `alive + dead + refused + not_audited` =
+//! `entries`. `flagged` counts entries with a finding of severity low or worse. Secrets and
+//! passwords appear in full (the document is meant to be read back); the table redacts them.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+use serde::{Deserialize, Serialize};
+
+use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
+use crate::ingest::{Entry, Inventory};
+use crate::probe::{Check, ProbeResult, Severity, Status};
+
+/// One audited entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditedEntry {
+    /// The entry as `parse` reports it.
+    #[serde(flatten)]
+    pub entry: EntryOut,
+    /// What the probe found.
+    #[serde(flatten)]
+    pub result: ProbeResult,
+}
+
+/// Totals of an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSummary {
+    /// Parse totals.
+    #[serde(flatten)]
+    pub parse: Summary,
+    /// Entries that worked.
+    pub alive: u64,
+    /// Entries that did not.
+    pub dead: u64,
+    /// Entries never contacted by policy.
+    pub refused: u64,
+    /// Entries not probed (interrupted, or not probed yet).
+    pub not_audited: u64,
+    /// Entries with a finding of severity low or worse.
+    pub flagged: u64,
+}
+
+impl AuditSummary {
+    /// Counts one result.
+    pub fn add(&mut self, result: &ProbeResult) {
+        match result.status {
+            Status::Alive => self.alive += 1,
+            Status::Dead => self.dead += 1,
+            Status::Refused => self.refused += 1,
+            Status::NotAudited => self.not_audited += 1,
+        }
+        if is_flagged(result) {
+            self.flagged += 1;
+        }
+    }
+}
+
+/// True when a result has a finding that is a risk (low to critical).
+pub fn is_flagged(result: &ProbeResult) -> bool {
+    result.findings.iter().any(|finding| {
+        matches!(
+            finding.severity,
+            Severity::Low | Severity::Medium | Severity::High | Severity::Critical
+        )
+    })
+}
+
+/// The whole audit report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Name of the profile the checks pointed at.
+    pub profile: String,
+    /// Checks that ran.
+    pub checks: Vec<Check>,
+    /// True when the run was stopped (Ctrl-C) before every entry finished.
+    pub interrupted: bool,
+    /// Totals.
+    pub summary: AuditSummary,
+    /// One line per input.
+    pub inputs: Vec<InputOut>,
+    /// Entries with their results, in input order.
+    pub entries: Vec<AuditedEntry>,
+    /// Items that could not be read.
+    pub rejected: Vec<RejectedOut>,
+}
+
+impl AuditReport {
+    /// The report for an inventory and one result per entry (same order).
+    pub fn new(
+        inventory: &Inventory,
+        results: Vec<ProbeResult>,
+        profile: &str,
+        checks: Vec<Check>,
+        interrupted: bool,
+    ) -> Self {
+        let mut summary = AuditSummary {
+            parse: Summary::of(inventory),
+            ..AuditSummary::default()
+        };
+        let entries = inventory
+            .entries
+            .iter()
+            .zip(results)
+            .map(|(entry, result)| {
+                summary.add(&result);
+                audited(entry, result)
+            })
+            .collect();
+        Self {
+            schema_version: SCHEMA_VERSION,
+            profile: profile.to_owned(),
+            checks,
+            interrupted,
+            summary,
+            inputs: inventory.inputs.iter().map(InputOut::from).collect(),
+            entries,
+            rejected: inventory.rejected.iter().map(RejectedOut::from).collect(),
+        }
+    }
+}
+
+/// An entry with its result.
+pub fn audited(entry: &Entry, result: ProbeResult) -> AuditedEntry {
+    AuditedEntry {
+        entry: EntryOut::from(entry),
+        result,
+    }
+}
+
+/// Writes the JSON document.
+pub fn write_json(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
+
+/// Writes one NDJSON line for an entry (streamed as results finish).
+pub fn write_ndjson_entry(entry: &AuditedEntry, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, entry)?;
+    writeln!(out)
+}
+
+/// Writes the NDJSON tail: rejected items, then the summary line.
+pub fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+    for rejected in &report.rejected {
+        serde_json::to_writer(&mut *out, &serde_json::json!({ "rejected": rejected }))?;
+        writeln!(out)?;
+    }
+    serde_json::to_writer(
+        &mut *out,
+        &serde_json::json!({
+            "summary": report.summary,
+            "profile": report.profile,
+            "interrupted": report.interrupted,
+        }),
+    )?;
+    writeln!(out)
+}
+
+/// Writes the human table: one row per entry (credentials redacted), findings below.
+pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(["id", "kind", "endpoint", "status", "ms", "findings"]);
+    for audited in &report.entries {
+        let entry = &audited.entry;
+        let result = &audited.result;
+        let endpoint = match (&entry.username, entry.kind) {
+            (Some(user), _) => format!("{user}:***@{}", endpoint(entry)),
+            (None, _) => endpoint(entry),
+        };
+        let findings = result
+            .findings
+            .iter()
+            .map(|finding| format!("{} ({})", finding.code, severity_name(finding.severity)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        table.add_row([
+            entry.id.clone(),
+            entry.kind.to_string(),
+            endpoint,
+            status_name(result.status).to_owned(),
+            result.latency_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+            findings,
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    let s = &report.summary;
+    writeln!(
+        out,
+        "\n{} entries: {} alive, {} dead, {} refused, {} not audited; {} flagged \
+         ({} duplicates, {} rejected). Profile: {}{}",
+        s.parse.entries,
+        s.alive,
+        s.dead,
+        s.refused,
+        s.not_audited,
+        s.flagged,
+        s.parse.duplicates,
+        s.parse.rejected,
+        report.profile,
+        if report.interrupted {
+            ". Interrupted: unfinished entries are marked not audited."
+        } else {
+            "."
+        }
+    )
+}
+
+/// `host:port` with IPv6 in brackets.
+fn endpoint(entry: &EntryOut) -> String {
+    if entry.host.contains(':') {
+        format!("[{}]:{}", entry.host, entry.port)
+    } else {
+        format!("{}:{}", entry.host, entry.port)
+    }
+}
+
+/// A status as reports write it.
+pub fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Alive => "alive",
+        Status::Dead => "dead",
+        Status::Refused => "refused",
+        Status::NotAudited => "not audited",
+    }
+}
+
+/// A severity as reports write it.
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+        Severity::Dead => "dead",
+        Severity::Refused => "refused",
+    }
+}

@@ -1,0 +1,236 @@
+//! `audit` against the lab: every lab proxy gets exactly the findings its behaviour calls
+//! for, honest proxies get none of the bad ones, hostile endpoints end by their deadline,
+//! the address guard refuses private targets, and Ctrl-C still writes the report.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Cursor;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
+use proxy_audit::lab::{Lab, LabOptions};
+use proxy_audit::probe::runner::{self, AuditContext, AuditOptions};
+use proxy_audit::probe::{Check, Code, ProbeResult, Status};
+use proxy_audit::rules::interception::InterceptionCas;
+
+use crate::support::{binary, json_of, run};
+
+/// Reads the lab's own list.
+fn inventory_of(lab: &Lab) -> Inventory {
+    let mut collector = Collector::new(IngestOptions::default());
+    collector
+        .read_input("lab", Cursor::new(lab.list()))
+        .unwrap();
+    collector.finish()
+}
+
+/// Audits the whole lab in-process; results by lab proxy name.
+async fn audit_lab(checks: &[Check], timeout: Duration) -> HashMap<String, ProbeResult> {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let inventory = inventory_of(&lab);
+    assert_eq!(inventory.entries.len(), lab.proxies().len());
+    let options = AuditOptions {
+        concurrency: 64,
+        step_timeout: timeout,
+        entry_deadline: timeout * 6,
+        checks: checks.iter().copied().collect(),
+        allow_private: true,
+    };
+    let context = Arc::new(AuditContext::new(
+        lab.profile().unwrap(),
+        InterceptionCas::built_in().unwrap(),
+        options,
+    ));
+    let mut results = HashMap::new();
+    // A hang guard, not a timing assertion: every entry has its own deadline.
+    let interrupted = tokio::time::timeout(
+        Duration::from_secs(60),
+        runner::run(
+            &inventory.entries,
+            context,
+            std::future::pending(),
+            |index, result| {
+                let spec = &inventory.entries[index].spec;
+                let proxy = lab.proxies().iter().find(|p| &p.spec == spec).unwrap();
+                results.insert(proxy.name.clone(), result);
+            },
+        ),
+    )
+    .await
+    .expect("the audit must end by the entries' deadlines");
+    assert!(!interrupted);
+    assert_eq!(results.len(), lab.proxies().len());
+    results
+}
+
+fn codes(result: &ProbeResult) -> BTreeSet<Code> {
+    result.findings.iter().map(|f| f.code).collect()
+}
+
+/// The finding codes each lab proxy must get with every check, and its status.
+fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
+    use Code::*;
+    vec![
+        ("honest-socks5", Status::Alive, vec![OpenProxy]),
+        ("honest-socks5-auth", Status::Alive, vec![]),
+        ("harvesting-socks5", Status::Alive, vec![AcceptsAnyCredentials]),
+        (
+            "intercepting-socks5",
+            Status::Alive,
+            vec![OpenProxy, TlsIntercepted, KnownInterceptionCa],
+        ),
+        ("lying-dns-socks5", Status::Alive, vec![OpenProxy, DnsTampered]),
+        ("honest-socks4", Status::Alive, vec![OpenProxy]),
+        ("honest-http", Status::Alive, vec![OpenProxy]),
+        ("injecting-http", Status::Alive, vec![OpenProxy, ContentTampered]),
+        ("leaking-http", Status::Alive, vec![OpenProxy, ClientIpLeaked]),
+        ("closed-port", Status::Dead, vec![Unreachable]),
+        ("tarpit", Status::Dead, vec![HandshakeFailed]),
+        ("slow-drip", Status::Dead, vec![HandshakeFailed]),
+        ("endless", Status::Dead, vec![HandshakeFailed]),
+        ("garbage", Status::Dead, vec![HandshakeFailed]),
+        ("reset", Status::Dead, vec![HandshakeFailed]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lab_proxy_gets_exactly_its_findings() {
+    let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
+    let expected = expected();
+    assert_eq!(results.len(), expected.len(), "a lab proxy has no expectation");
+    for (name, status, want) in expected {
+        let result = &results[name];
+        let want: BTreeSet<Code> = want.into_iter().collect();
+        assert_eq!(codes(result), want, "{name}: {result:#?}");
+        assert_eq!(result.status, status, "{name}: {result:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_carry_the_evidence_a_user_needs() {
+    let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
+    let evidence = |name: &str, code: Code| {
+        results[name]
+            .findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap()
+            .evidence
+            .clone()
+    };
+    let intercepted = evidence("intercepting-socks5", Code::TlsIntercepted);
+    assert!(
+        intercepted["issuer"].contains("Qaznet Trust Network"),
+        "{intercepted:?}"
+    );
+    assert_eq!(intercepted["spki_sha256"].len(), 64);
+    let known = evidence("intercepting-socks5", Code::KnownInterceptionCa);
+    assert!(known["ca"].contains("Qaznet"), "{known:?}");
+    let tampered = evidence("injecting-http", Code::ContentTampered);
+    assert_eq!(tampered["expected_bytes"], "8");
+    assert_eq!(tampered["first_difference_at"], "8", "{tampered:?}");
+    assert!(tampered["received_snippet"].contains("<script"), "{tampered:?}");
+    let leaked = evidence("leaking-http", Code::ClientIpLeaked);
+    assert_eq!(leaked["address"], "127.0.0.1");
+    assert!(leaked["header"].eq_ignore_ascii_case("x-forwarded-for"));
+    assert_eq!(
+        results["honest-http"].observations.exit_address.as_deref(),
+        Some("127.0.0.1")
+    );
+    let dead = evidence("tarpit", Code::HandshakeFailed);
+    assert!(dead["reason"].contains("timed out"), "{dead:?}");
+    assert!(results["honest-socks5"].latency_ms.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_alone_reports_only_whether_proxies_work() {
+    let results = audit_lab(&[Check::Liveness], Duration::from_secs(1)).await;
+    for (name, status, want) in expected() {
+        let result = &results[name];
+        assert_eq!(result.status, status, "{name}");
+        let dead_codes: BTreeSet<Code> = want
+            .into_iter()
+            .filter(|c| matches!(c, Code::Unreachable | Code::HandshakeFailed))
+            .collect();
+        assert_eq!(codes(result), dead_codes, "{name}: {result:#?}");
+        assert!(result.observations.tls.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn private_targets_are_refused_and_never_contacted() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let list = format!("127.0.0.1:{port}\nsocks5://169.254.169.254:1080\nlocalhost:{port}\n");
+    let output = run(&["audit", "-", "--format", "json", "--quiet"], Some(&list));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = json_of(&output);
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for entry in entries {
+        assert_eq!(entry["status"], "refused", "{entry}");
+        assert_eq!(entry["findings"][0]["code"], "private_address", "{entry}");
+    }
+    assert_eq!(json["summary"]["refused"], 3);
+    let nobody = listener.accept().unwrap_err();
+    assert_eq!(nobody.kind(), std::io::ErrorKind::WouldBlock, "a refused target was contacted");
+}
+
+#[test]
+fn demo_prints_the_audit_of_the_whole_lab() {
+    let output = run(&["demo", "--format", "json", "--timeout", "1", "--quiet"], None);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = json_of(&output);
+    assert_eq!(json["profile"], "lab");
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), expected().len());
+    let s = &json["summary"];
+    let total: u64 = ["alive", "dead", "refused", "not_audited"]
+        .iter()
+        .map(|k| s[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, s["entries"].as_u64().unwrap());
+    assert_eq!(s["alive"], 9);
+    assert_eq!(s["dead"], 6);
+    let table = run(&["demo", "--timeout", "1", "--quiet"], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("tls_intercepted") && text.contains("intercepting-socks5"));
+    assert!(!text.contains("hunter2"), "the table must redact passwords");
+}
+
+/// Ctrl-C: the report is written with unfinished entries `not_audited`, exit 130.
+#[test]
+fn interrupt_writes_the_report_and_exits_130() {
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tarpit.local_addr().unwrap().port();
+    let list = format!("127.0.0.1:{port}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("list.txt");
+    std::fs::write(&list_path, list).unwrap();
+    let report = dir.path().join("report.json");
+    let mut child = binary()
+        .args(["audit", "--allow-private", "--timeout", "60", "--quiet", "-o"])
+        .arg(&report)
+        .arg(&list_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The probe is in flight once it has connected to our silent listener.
+    let (_held, _) = tarpit.accept().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["entries"][0]["status"], "not_audited");
+    assert_eq!(json["summary"]["not_audited"], 1);
+}

@@ -1,0 +1,13 @@
+//! Integration tests, one binary as the style guide asks: `parse` on the samples, and
+//! `audit` against the lab.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod audit;
+mod interop;
+mod parse;
+mod support;

@@ -94,13 +94,12 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
 async fn lab(args: LabArgs) -> Result<Exit> {
     raise_open_files_limit();
     let lab = Lab::start(LabOptions { scale: args.scale }).await?;
-    match &args.list_out {
-        Some(path) => write_file(path, lab.list().as_bytes())?,
-        None => {
-            let mut stdout = io::stdout().lock();
-            stdout.write_all(lab.list().as_bytes())?;
-            stdout.flush()?;
-        }
+    if let Some(path) = &args.list_out {
+        write_file(path, lab.list().as_bytes())?;
+    } else {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(lab.list().as_bytes())?;
+        stdout.flush()?;
     }
     if let Some(path) = &args.profile_out {
         write_file(path, lab.profile_toml().as_bytes())?;
@@ -146,7 +145,13 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
     if args.format == AuditFormat::Table {
         writeln!(out, "\nWhat each lab proxy does:")?;
         for proxy in lab.proxies() {
-            writeln!(out, "  {:<20} {}", proxy.name, proxy.about)?;
+            writeln!(
+                out,
+                "  {:<22} {:<20} {}",
+                proxy.spec.endpoint(),
+                proxy.name,
+                proxy.about
+            )?;
         }
         out.flush()?;
     }

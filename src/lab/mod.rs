@@ -137,7 +137,6 @@ impl Lab {
                 .into_iter()
                 .map(|name| (name.to_owned(), LOOPBACK))
                 .collect::<HashMap<_, _>>(),
-            ..Router::default()
         });
 
         let mut proxies = Vec::new();

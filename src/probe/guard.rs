@@ -99,12 +99,12 @@ pub async fn check(
             ],
         ))
     };
-    let listed = AddressClass::of_host(host);
-    if !allow_private && listed != AddressClass::Unresolved && !listed.is_public() {
-        return refuse(host.to_owned(), listed);
+    let as_listed = AddressClass::of_host(host);
+    if !allow_private && as_listed != AddressClass::Unresolved && !as_listed.is_public() {
+        return refuse(host.to_owned(), as_listed);
     }
-    let resolved = match resolver.resolve(host, port, step).await {
-        Ok(resolved) => resolved,
+    let addresses = match resolver.resolve(host, port, step).await {
+        Ok(addresses) => addresses,
         Err(reason) => {
             return Decision::Unresolvable(Finding::new(
                 Code::Unreachable,
@@ -114,7 +114,7 @@ pub async fn check(
         }
     };
     if !allow_private {
-        if let Some(bad) = resolved
+        if let Some(bad) = addresses
             .iter()
             .find(|addr| !AddressClass::of_ip(addr.ip()).is_public())
         {
@@ -122,8 +122,11 @@ pub async fn check(
             return refuse(format!("{host} resolves to {}", bad.ip()), class);
         }
     }
-    match resolved.first() {
-        Some(&addr) => Decision::Allowed { addr, resolved },
+    match addresses.first() {
+        Some(&addr) => Decision::Allowed {
+            addr,
+            resolved: addresses,
+        },
         None => Decision::Unresolvable(Finding::new(
             Code::Unreachable,
             Check::Liveness,

@@ -160,17 +160,16 @@ where
             break;
         }
         tokio::select! {
-            joined = tasks.join_next() => match joined {
-                Some(Ok((index, result))) => {
+            joined = tasks.join_next() => {
+                // A check that panicked is a bug, not a property of the proxy: its entry is
+                // reported as not audited below rather than taking the run down.
+                if let Some(Ok((index, result))) = joined {
                     if let Some(slot) = done.get_mut(index) {
                         *slot = true;
                     }
                     on_result(index, result);
                 }
-                // A check panicked: a bug, not a property of the proxy. The entry is
-                // reported as not audited below rather than taking the run down.
-                Some(Err(_)) | None => {}
-            },
+            }
             () = &mut shutdown => {
                 interrupted = true;
                 tasks.abort_all();
@@ -618,7 +617,7 @@ impl Probe<'_> {
             skip(result, Check::Judge, "the judge's answer is not its JSON");
             return;
         };
-        result.observations.exit_address = seen.address.clone();
+        result.observations.exit_address.clone_from(&seen.address);
         for (name, value) in &seen.headers {
             if SENT_HEADERS.iter().any(|sent| sent.eq_ignore_ascii_case(name)) {
                 continue;
@@ -663,7 +662,7 @@ impl JudgeAnswer {
 fn address_in(value: &str) -> Option<IpAddr> {
     value
         .split(|c: char| c == ',' || c == ';' || c == '=' || c == '"' || c.is_whitespace())
-        .filter_map(|token| {
+        .find_map(|token| {
             let token = token.trim_matches(|c| c == '[' || c == ']');
             token.parse::<IpAddr>().ok().or_else(|| {
                 token
@@ -677,7 +676,6 @@ fn address_in(value: &str) -> Option<IpAddr> {
                     })
             })
         })
-        .next()
 }
 
 /// A password that is certainly not the right one.

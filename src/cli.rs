@@ -170,7 +170,13 @@ pub struct DemoArgs {
     pub probe: ProbeArgs,
 
     /// Output format.
-    #[arg(long, short = 'f', value_enum, value_name = "FORMAT", default_value = "table")]
+    #[arg(
+        long,
+        short = 'f',
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "table"
+    )]
     pub format: AuditFormat,
 }
 

@@ -11,8 +11,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
-    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs,
-    ProbeArgs,
+    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs, ProbeArgs,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -103,7 +102,10 @@ async fn lab(args: LabArgs) -> Result<Exit> {
     }
     if let Some(path) = &args.profile_out {
         write_file(path, lab.profile_toml().as_bytes())?;
-        let ca = path.parent().unwrap_or_else(|| Path::new(".")).join(CA_FILE);
+        let ca = path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(CA_FILE);
         write_file(&ca, lab.ca_pem().as_bytes())?;
     }
     eprintln!(
@@ -247,9 +249,9 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}")
+    {
         bar.set_style(style);
     }
     bar

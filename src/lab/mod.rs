@@ -256,7 +256,11 @@ impl Lab {
         for (name, about, kind) in [
             ("tarpit", "accepts and never answers", Hostile::Tarpit),
             ("slow-drip", "answers one byte per second", Hostile::Drip),
-            ("endless", "answers with an endless stream", Hostile::Endless),
+            (
+                "endless",
+                "answers with an endless stream",
+                Hostile::Endless,
+            ),
             ("garbage", "answers with garbage", Hostile::Garbage),
             (
                 "reset",
@@ -305,7 +309,13 @@ impl Lab {
     pub fn list(&self) -> String {
         let mut list = String::from("# proxy-audit lab: every proxy below runs on this machine\n");
         for proxy in &self.proxies {
-            let _ = writeln!(list, "# {}: {}\n{}", proxy.name, proxy.about, proxy.spec.to_link());
+            let _ = writeln!(
+                list,
+                "# {}: {}\n{}",
+                proxy.name,
+                proxy.about,
+                proxy.spec.to_link()
+            );
         }
         list
     }

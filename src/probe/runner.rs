@@ -92,7 +92,11 @@ impl AuditContext {
         let resolver = Resolver {
             static_hosts: profile.hosts.clone(),
         };
-        let references = profile.http_canaries.iter().map(|_| OnceCell::new()).collect();
+        let references = profile
+            .http_canaries
+            .iter()
+            .map(|_| OnceCell::new())
+            .collect();
         Self {
             profile,
             tls_policies,
@@ -107,7 +111,11 @@ impl AuditContext {
     async fn fetch_reference(&self, canary: &HttpCanary) -> Option<Vec<u8>> {
         let url = &canary.url;
         let step = self.options.step_timeout;
-        let addresses = self.resolver.resolve(&url.host, url.port, step).await.ok()?;
+        let addresses = self
+            .resolver
+            .resolve(&url.host, url.port, step)
+            .await
+            .ok()?;
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(step)
@@ -286,8 +294,14 @@ impl Probe<'_> {
             skip(result, Check::Liveness, "entry deadline reached");
             return;
         };
-        let fetched = get_via_proxy(self.proxy, Credentials::AsListed, &first.url, step, MAX_BODY)
-            .await;
+        let fetched = get_via_proxy(
+            self.proxy,
+            Credentials::AsListed,
+            &first.url,
+            step,
+            MAX_BODY,
+        )
+        .await;
         let first_body = match fetched {
             Ok(fetched) => {
                 result.status = Status::Alive;
@@ -415,10 +429,16 @@ impl Probe<'_> {
                     skip(result, Check::Content, "entry deadline reached");
                     return;
                 };
-                get_via_proxy(self.proxy, Credentials::AsListed, &canary.url, step, MAX_BODY)
-                    .await
-                    .map(|fetched| fetched.response.body)
-                    .map_err(|error| error.to_string())
+                get_via_proxy(
+                    self.proxy,
+                    Credentials::AsListed,
+                    &canary.url,
+                    step,
+                    MAX_BODY,
+                )
+                .await
+                .map(|fetched| fetched.response.body)
+                .map_err(|error| error.to_string())
             };
             let body = match body {
                 Ok(body) => body,
@@ -489,7 +509,8 @@ impl Probe<'_> {
         let by_address = match canary.address {
             Some(ip) if options.runs(Check::Dns) => {
                 let target = Target::Addr(SocketAddr::new(ip, canary.port));
-                self.tls_leg(result, canary, policy, target, "address").await
+                self.tls_leg(result, canary, policy, target, "address")
+                    .await
             }
             _ => None,
         };
@@ -619,7 +640,10 @@ impl Probe<'_> {
         };
         result.observations.exit_address.clone_from(&seen.address);
         for (name, value) in &seen.headers {
-            if SENT_HEADERS.iter().any(|sent| sent.eq_ignore_ascii_case(name)) {
+            if SENT_HEADERS
+                .iter()
+                .any(|sent| sent.eq_ignore_ascii_case(name))
+            {
                 continue;
             }
             if let Some(address) = address_in(value) {

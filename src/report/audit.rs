@@ -210,7 +210,10 @@ pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> 
             entry.kind.to_string(),
             endpoint,
             status_name(result.status).to_owned(),
-            result.latency_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+            result
+                .latency_ms
+                .map(|ms| ms.to_string())
+                .unwrap_or_default(),
             findings,
         ]);
     }

@@ -74,17 +74,33 @@ fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
     vec![
         ("honest-socks5", Status::Alive, vec![OpenProxy]),
         ("honest-socks5-auth", Status::Alive, vec![]),
-        ("harvesting-socks5", Status::Alive, vec![AcceptsAnyCredentials]),
+        (
+            "harvesting-socks5",
+            Status::Alive,
+            vec![AcceptsAnyCredentials],
+        ),
         (
             "intercepting-socks5",
             Status::Alive,
             vec![OpenProxy, TlsIntercepted, KnownInterceptionCa],
         ),
-        ("lying-dns-socks5", Status::Alive, vec![OpenProxy, DnsTampered]),
+        (
+            "lying-dns-socks5",
+            Status::Alive,
+            vec![OpenProxy, DnsTampered],
+        ),
         ("honest-socks4", Status::Alive, vec![OpenProxy]),
         ("honest-http", Status::Alive, vec![OpenProxy]),
-        ("injecting-http", Status::Alive, vec![OpenProxy, ContentTampered]),
-        ("leaking-http", Status::Alive, vec![OpenProxy, ClientIpLeaked]),
+        (
+            "injecting-http",
+            Status::Alive,
+            vec![OpenProxy, ContentTampered],
+        ),
+        (
+            "leaking-http",
+            Status::Alive,
+            vec![OpenProxy, ClientIpLeaked],
+        ),
         ("closed-port", Status::Dead, vec![Unreachable]),
         ("tarpit", Status::Dead, vec![HandshakeFailed]),
         ("slow-drip", Status::Dead, vec![HandshakeFailed]),
@@ -98,7 +114,11 @@ fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
 async fn every_lab_proxy_gets_exactly_its_findings() {
     let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
     let expected = expected();
-    assert_eq!(results.len(), expected.len(), "a lab proxy has no expectation");
+    assert_eq!(
+        results.len(),
+        expected.len(),
+        "a lab proxy has no expectation"
+    );
     for (name, status, want) in expected {
         let result = &results[name];
         let want: BTreeSet<Code> = want.into_iter().collect();
@@ -130,7 +150,10 @@ async fn findings_carry_the_evidence_a_user_needs() {
     let tampered = evidence("injecting-http", Code::ContentTampered);
     assert_eq!(tampered["expected_bytes"], "8");
     assert_eq!(tampered["first_difference_at"], "8", "{tampered:?}");
-    assert!(tampered["received_snippet"].contains("<script"), "{tampered:?}");
+    assert!(
+        tampered["received_snippet"].contains("<script"),
+        "{tampered:?}"
+    );
     let leaked = evidence("leaking-http", Code::ClientIpLeaked);
     assert_eq!(leaked["address"], "127.0.0.1");
     assert!(leaked["header"].eq_ignore_ascii_case("x-forwarded-for"));
@@ -175,12 +198,19 @@ fn private_targets_are_refused_and_never_contacted() {
     }
     assert_eq!(json["summary"]["refused"], 3);
     let nobody = listener.accept().unwrap_err();
-    assert_eq!(nobody.kind(), std::io::ErrorKind::WouldBlock, "a refused target was contacted");
+    assert_eq!(
+        nobody.kind(),
+        std::io::ErrorKind::WouldBlock,
+        "a refused target was contacted"
+    );
 }
 
 #[test]
 fn demo_prints_the_audit_of_the_whole_lab() {
-    let output = run(&["demo", "--format", "json", "--timeout", "1", "--quiet"], None);
+    let output = run(
+        &["demo", "--format", "json", "--timeout", "1", "--quiet"],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
     assert_eq!(json["profile"], "lab");
@@ -211,7 +241,14 @@ fn interrupt_writes_the_report_and_exits_130() {
     std::fs::write(&list_path, list).unwrap();
     let report = dir.path().join("report.json");
     let mut child = binary()
-        .args(["audit", "--allow-private", "--timeout", "60", "--quiet", "-o"])
+        .args([
+            "audit",
+            "--allow-private",
+            "--timeout",
+            "60",
+            "--quiet",
+            "-o",
+        ])
         .arg(&report)
         .arg(&list_path)
         .stdin(Stdio::null())
@@ -228,8 +265,7 @@ fn interrupt_writes_the_report_and_exits_130() {
     assert!(status.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["interrupted"], true);
     assert_eq!(json["entries"][0]["status"], "not_audited");
     assert_eq!(json["summary"]["not_audited"], 1);

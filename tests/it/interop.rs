@@ -39,7 +39,10 @@ fn wait_listening(port: u16, server: &mut Server) {
         if let Ok(Some(status)) = server.0.try_wait() {
             panic!("the server exited: {status}");
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "server never listened");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "server never listened"
+        );
         std::thread::yield_now();
     }
 }
@@ -66,9 +69,14 @@ async fn audit_one(link: &str) -> ProbeResult {
         options,
     ));
     let mut result = None;
-    runner::run(&inventory.entries, context, std::future::pending(), |_, r| {
-        result = Some(r);
-    })
+    runner::run(
+        &inventory.entries,
+        context,
+        std::future::pending(),
+        |_, r| {
+            result = Some(r);
+        },
+    )
     .await;
     result.unwrap()
 }
@@ -77,8 +85,14 @@ fn assert_honest(result: &ProbeResult) {
     assert_eq!(result.status, Status::Alive, "{result:#?}");
     let codes: BTreeSet<Code> = result.findings.iter().map(|f| f.code).collect();
     assert_eq!(codes, BTreeSet::from([Code::OpenProxy]), "{result:#?}");
-    assert!(result.observations.tls.iter().all(|leg| leg.valid), "{result:#?}");
-    assert!(result.observations.http.iter().all(|h| h.matches), "{result:#?}");
+    assert!(
+        result.observations.tls.iter().all(|leg| leg.valid),
+        "{result:#?}"
+    );
+    assert!(
+        result.observations.http.iter().all(|h| h.matches),
+        "{result:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -56,8 +58,25 @@ async fn parse(args: ParseArgs) -> Result<Exit> {
     }
 }
 
+/// Completes on the first Ctrl-C (SIGINT). The handler is installed when this is called,
+/// not when the future is first polled, so a Ctrl-C while work is starting is not lost.
+fn interrupt_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    #[cfg(unix)]
+    if let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    {
+        return Box::pin(async move {
+            let _ = signal.recv().await;
+        });
+    }
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
 /// `proxy-audit audit`.
 async fn audit(args: AuditArgs) -> Result<Exit> {
+    let interrupt = interrupt_signal();
     let profile = match &args.profile {
         Some(path) => Profile::load(path)?,
         None => Profile::internet()?,
@@ -78,6 +97,7 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
         format,
         &mut out,
         args.probe.quiet,
+        interrupt,
     )
     .await?;
     if interrupted {
@@ -91,6 +111,7 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
 
 /// `proxy-audit lab`.
 async fn lab(args: LabArgs) -> Result<Exit> {
+    let interrupt = interrupt_signal();
     raise_open_files_limit();
     let lab = Lab::start(LabOptions { scale: args.scale }).await?;
     if let Some(path) = &args.list_out {
@@ -112,15 +133,13 @@ async fn lab(args: LabArgs) -> Result<Exit> {
         "proxy-audit: lab running with {} proxies on 127.0.0.1; Ctrl-C stops it",
         lab.proxies().len()
     );
-    lab.run_until(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    lab.run_until(interrupt).await;
     Ok(Exit::Success)
 }
 
 /// `proxy-audit demo`: the lab audited by its own profile.
 async fn demo(args: DemoArgs) -> Result<Exit> {
+    let interrupt = interrupt_signal();
     raise_open_files_limit();
     let lab = Lab::start(LabOptions::default()).await?;
     let profile = lab.profile()?;
@@ -142,6 +161,7 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
         args.format,
         &mut out,
         args.probe.quiet,
+        interrupt,
     )
     .await?;
     if args.format == AuditFormat::Table {
@@ -189,6 +209,7 @@ async fn audit_inventory(
     format: AuditFormat,
     out: &mut dyn Write,
     quiet: bool,
+    interrupt: impl Future<Output = ()>,
 ) -> Result<bool> {
     raise_open_files_limit();
     let profile_name = profile.name.clone();
@@ -200,30 +221,23 @@ async fn audit_inventory(
     let mut results: Vec<Option<ProbeResult>> = vec![None; inventory.entries.len()];
     let (mut alive, mut flagged) = (0u64, 0u64);
     let mut write_error: Option<io::Error> = None;
-    let interrupted = runner::run(
-        &inventory.entries,
-        context,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-        |index, result| {
-            alive += u64::from(result.status == Status::Alive);
-            flagged += u64::from(is_flagged(&result));
-            progress.inc(1);
-            progress.set_message(format!("{alive} alive, {flagged} flagged"));
-            if format == AuditFormat::Ndjson && write_error.is_none() {
-                if let Some(entry) = inventory.entries.get(index) {
-                    let line = audit_report::audited(entry, result.clone());
-                    if let Err(error) = audit_report::write_ndjson_entry(&line, out) {
-                        write_error = Some(error);
-                    }
+    let interrupted = runner::run(&inventory.entries, context, interrupt, |index, result| {
+        alive += u64::from(result.status == Status::Alive);
+        flagged += u64::from(is_flagged(&result));
+        progress.inc(1);
+        progress.set_message(format!("{alive} alive, {flagged} flagged"));
+        if format == AuditFormat::Ndjson && write_error.is_none() {
+            if let Some(entry) = inventory.entries.get(index) {
+                let line = audit_report::audited(entry, result.clone());
+                if let Err(error) = audit_report::write_ndjson_entry(&line, out) {
+                    write_error = Some(error);
                 }
             }
-            if let Some(slot) = results.get_mut(index) {
-                *slot = Some(result);
-            }
-        },
-    )
+        }
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(result);
+        }
+    })
     .await;
     progress.finish_and_clear();
     if let Some(error) = write_error {

@@ -506,8 +506,11 @@ impl Probe<'_> {
         let Some(named) = self.tls_leg(result, canary, policy, by_name, "name").await else {
             return;
         };
+        let substituted = !named.valid && !named.chain.is_empty();
+        // The address leg tells DNS tampering from interception, so it also runs when only
+        // `tls` was asked for and the name leg showed a foreign certificate.
         let by_address = match canary.address {
-            Some(ip) if options.runs(Check::Dns) => {
+            Some(ip) if options.runs(Check::Dns) || substituted => {
                 let target = Target::Addr(SocketAddr::new(ip, canary.port));
                 self.tls_leg(result, canary, policy, target, "address")
                     .await
@@ -526,9 +529,8 @@ impl Probe<'_> {
                 },
             )
         };
-        let substituted = !named.valid && !named.chain.is_empty();
         let address_ok = by_address.as_ref().is_some_and(|outcome| outcome.valid);
-        if substituted && address_ok && options.runs(Check::Dns) {
+        if substituted && address_ok {
             let (subject, issuer, _) = leaf(&named);
             result.findings.push(Finding::new(
                 Code::DnsTampered,

@@ -270,3 +270,62 @@ fn interrupt_writes_the_report_and_exits_130() {
     assert_eq!(json["entries"][0]["status"], "not_audited");
     assert_eq!(json["summary"]["not_audited"], 1);
 }
+
+/// `lab` writes its list and profile, `audit --profile` uses them, Ctrl-C stops the lab.
+#[test]
+fn lab_command_serves_its_list_to_a_separate_audit() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("lab.txt");
+    let profile = dir.path().join("lab.toml");
+    let mut lab = binary()
+        .args(["lab", "--list-out"])
+        .arg(&list)
+        .arg("--profile-out")
+        .arg(&profile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lab announces itself on stderr once its files are written.
+    let mut announcement = String::new();
+    std::io::BufReader::new(lab.stderr.take().unwrap())
+        .read_line(&mut announcement)
+        .unwrap();
+    assert!(announcement.contains("lab running"), "{announcement}");
+    assert!(dir.path().join("lab-ca.pem").exists());
+    let output = run(
+        &[
+            "audit",
+            list.to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+            "--allow-private",
+            "--checks",
+            "liveness,tls",
+            "--timeout",
+            "1",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = json_of(&output);
+    assert_eq!(json["summary"]["alive"], 9, "{}", json["summary"]);
+    assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
+    let intercepted = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["findings"].to_string().contains("tls_intercepted"))
+        .count();
+    assert_eq!(intercepted, 1);
+    std::process::Command::new("kill")
+        .args(["-INT", &lab.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(lab.wait().unwrap().code(), Some(0));
+}

@@ -45,8 +45,10 @@ Examples:
   proxy-audit lab --list-out lab.txt --profile-out lab.toml &
   proxy-audit audit lab.txt --profile lab.toml --allow-private
 
-Checks: liveness (always: connect, handshake, one request to the first HTTP canary),
-credentials, tls, content, judge, dns. Loopback and private addresses are refused
+Checks: liveness (always: connect, handshake, one request to the first HTTP canary; for
+MTProto, the obfuscated/FakeTLS handshake and req_pq_multi), credentials, tls, content,
+judge, dns, telegram (the datacenter proves it holds a trusted Telegram key; also through
+SOCKS5 proxies), fronting (FakeTLS proxies show the fronted domain's certificate), replay. Loopback and private addresses are refused
 (finding private_address) unless --allow-private is given.
 
 Exit codes: 0 done; 2 an input could not be read or the command line is wrong;
@@ -136,6 +138,11 @@ pub struct ProbeArgs {
     /// Longest one proxy may take, all checks together [default: 6 × --timeout].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
+
+    /// Telegram datacenter the `telegram` check asks for (an id in the profile's
+    /// `[telegram]` table).
+    #[arg(long, value_name = "ID", default_value_t = 2)]
+    pub dc: i16,
 
     /// Checks to run, comma-separated [default: all]. `liveness` always runs.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CHECKS")]

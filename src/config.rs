@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +18,9 @@ use serde::Deserialize;
 
 /// The built-in profile that points at public endpoints.
 pub const INTERNET_PROFILE: &str = include_str!("../rules/profiles/internet.toml");
+
+/// Telegram's RSA public keys, named `telegram-keys.pem` by the built-in profile.
+pub const TELEGRAM_KEYS: &str = include_str!("../rules/profiles/telegram-keys.pem");
 
 /// Where the checks point.
 #[derive(Debug, Clone)]
@@ -33,6 +36,28 @@ pub struct Profile {
     /// Names the auditor resolves itself instead of asking the system (`[hosts]`); the lab
     /// profile maps its `*.lab.test` names here so reference fetches stay offline.
     pub hosts: BTreeMap<String, Vec<IpAddr>>,
+    /// Telegram datacenters and the RSA keys that prove them (`[telegram]`).
+    pub telegram: Option<TelegramProfile>,
+}
+
+/// The `[telegram]` table: where the datacenters are and which keys prove them.
+#[derive(Debug, Clone)]
+pub struct TelegramProfile {
+    /// Datacenters by id.
+    pub dcs: Vec<Datacenter>,
+    /// The PEM files of trusted RSA public keys: (file name, text).
+    pub rsa_public_keys: Vec<(String, String)>,
+    /// Roots a FakeTLS proxy's fronted domain must chain to (the fronting check).
+    pub fronting_roots: Arc<RootCertStore>,
+}
+
+/// One datacenter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datacenter {
+    /// Datacenter id (1–5 in production).
+    pub id: i16,
+    /// Its address.
+    pub address: SocketAddr,
 }
 
 /// A TLS site reached through the proxy.
@@ -168,6 +193,31 @@ struct RawProfile {
     /// `[hosts]` table: name → IP literal or list of them.
     #[serde(default)]
     hosts: BTreeMap<String, OneOrMany>,
+    /// `[telegram]` table.
+    telegram: Option<RawTelegram>,
+}
+
+/// `[telegram]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelegram {
+    /// `[{ id = 2, address = "149.154.167.51:443" }, …]`.
+    dc: Vec<RawDatacenter>,
+    /// PEM files relative to the profile.
+    rsa_public_keys: Vec<String>,
+    /// `webpki` or a PEM file: roots for the fronting check.
+    #[serde(default = "webpki")]
+    fronting_roots: String,
+}
+
+/// One `dc` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatacenter {
+    /// Datacenter id.
+    id: i16,
+    /// `ip:port`.
+    address: String,
 }
 
 /// A `[hosts]` value: one address or several.
@@ -236,10 +286,11 @@ fn webpki() -> String {
 impl Profile {
     /// The built-in `internet` profile.
     pub fn internet() -> Result<Self, ProfileError> {
-        Self::from_toml(INTERNET_PROFILE, "internet", |name| {
-            Err(std::io::Error::other(format!(
+        Self::from_toml(INTERNET_PROFILE, "internet", |name| match name {
+            "telegram-keys.pem" => Ok(TELEGRAM_KEYS.as_bytes().to_vec()),
+            _ => Err(std::io::Error::other(format!(
                 "the built-in profile cannot read {name}"
-            )))
+            ))),
         })
     }
 
@@ -284,25 +335,7 @@ impl Profile {
                         })?,
                     )
                 };
-            let roots = if canary.roots == "webpki" {
-                RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                }
-            } else {
-                let pem = read(&canary.roots)
-                    .map_err(|e| at(format!("cannot read roots {:?}: {e}", canary.roots)))?;
-                let mut store = RootCertStore::empty();
-                for cert in CertificateDer::pem_slice_iter(&pem) {
-                    let cert = cert.map_err(|e| at(format!("roots {:?}: {e}", canary.roots)))?;
-                    store
-                        .add(cert)
-                        .map_err(|e| at(format!("roots {:?}: {e}", canary.roots)))?;
-                }
-                if store.is_empty() {
-                    return Err(at(format!("roots {:?} holds no certificate", canary.roots)));
-                }
-                store
-            };
+            let roots = load_roots(&canary.roots, &read).map_err(at)?;
             let spki_sha256 = canary
                 .spki_sha256
                 .iter()
@@ -313,7 +346,7 @@ impl Profile {
                 host: canary.host.to_ascii_lowercase(),
                 port: canary.port,
                 address,
-                roots: Arc::new(roots),
+                roots,
                 roots_source: canary.roots,
                 spki_sha256,
             });
@@ -351,6 +384,39 @@ impl Profile {
                 .collect::<Result<Vec<_>, _>>()?;
             hosts.insert(name.to_ascii_lowercase(), addresses);
         }
+        let telegram = match raw.telegram {
+            None => None,
+            Some(raw) => {
+                let at = |message: String| error(None, format!("telegram: {message}"));
+                let dcs = raw
+                    .dc
+                    .iter()
+                    .map(|dc| {
+                        let address = dc.address.trim().parse::<SocketAddr>().map_err(|_| {
+                            at(format!(
+                                "dc {} address {:?} is not ip:port",
+                                dc.id, dc.address
+                            ))
+                        })?;
+                        Ok(Datacenter { id: dc.id, address })
+                    })
+                    .collect::<Result<Vec<_>, ProfileError>>()?;
+                let mut rsa_public_keys = Vec::new();
+                for name in raw.rsa_public_keys {
+                    let bytes =
+                        read(&name).map_err(|e| at(format!("cannot read {name:?}: {e}")))?;
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| at(format!("{name:?} is not text")))?;
+                    rsa_public_keys.push((name, text));
+                }
+                let fronting_roots = load_roots(&raw.fronting_roots, &read).map_err(at)?;
+                Some(TelegramProfile {
+                    dcs,
+                    rsa_public_keys,
+                    fronting_roots,
+                })
+            }
+        };
         if http_canaries.is_empty() {
             return Err(error(
                 None,
@@ -363,8 +429,33 @@ impl Profile {
             http_canaries,
             judge,
             hosts,
+            telegram,
         })
     }
+}
+
+/// Roots: `webpki` (Mozilla's, built in) or a PEM file read through `read`.
+fn load_roots(
+    source: &str,
+    read: &impl Fn(&str) -> std::io::Result<Vec<u8>>,
+) -> Result<Arc<RootCertStore>, String> {
+    if source == "webpki" {
+        return Ok(Arc::new(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }));
+    }
+    let pem = read(source).map_err(|e| format!("cannot read roots {source:?}: {e}"))?;
+    let mut store = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("roots {source:?}: {e}"))?;
+        store
+            .add(cert)
+            .map_err(|e| format!("roots {source:?}: {e}"))?;
+    }
+    if store.is_empty() {
+        return Err(format!("roots {source:?} holds no certificate"));
+    }
+    Ok(Arc::new(store))
 }
 
 /// 1-based line of a byte offset.

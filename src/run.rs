@@ -18,7 +18,7 @@ use crate::cli::{
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
 use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
-use crate::lab::{CA_FILE, Lab, LabOptions};
+use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
@@ -123,11 +123,9 @@ async fn lab(args: LabArgs) -> Result<Exit> {
     }
     if let Some(path) = &args.profile_out {
         write_file(path, lab.profile_toml().as_bytes())?;
-        let ca = path
-            .parent()
-            .unwrap_or_else(|| Path::new("."))
-            .join(CA_FILE);
-        write_file(&ca, lab.ca_pem().as_bytes())?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        write_file(&dir.join(CA_FILE), lab.ca_pem().as_bytes())?;
+        write_file(&dir.join(DC_KEY_FILE), lab.dc_key_pem().as_bytes())?;
     }
     eprintln!(
         "proxy-audit: lab running with {} proxies on 127.0.0.1; Ctrl-C stops it",
@@ -198,6 +196,7 @@ fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
         entry_deadline: args.deadline.unwrap_or(args.timeout * 6),
         checks,
         allow_private,
+        dc: args.dc,
     }
 }
 
@@ -215,7 +214,7 @@ async fn audit_inventory(
     let profile_name = profile.name.clone();
     let checks: Vec<Check> = options.checks.iter().copied().collect();
     let interception = InterceptionCas::built_in()?;
-    let context = Arc::new(AuditContext::new(profile, interception, options));
+    let context = Arc::new(AuditContext::new(profile, interception, options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
     let mut results: Vec<Option<ProbeResult>> = vec![None; inventory.entries.len()];

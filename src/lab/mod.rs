@@ -13,9 +13,11 @@
 //! - [`hostile`]: endpoints that misbehave at the protocol level.
 
 pub mod ca;
+pub mod fake_dc;
 pub mod hostile;
 pub mod http_proxy;
 pub mod intercept;
+pub mod mtproxy;
 pub mod origins;
 pub mod route;
 pub mod socks;
@@ -35,9 +37,12 @@ use self::ca::LabCa;
 use self::hostile::Hostile;
 use self::http_proxy::HttpBehaviour;
 use self::intercept::Interceptor;
+use self::mtproxy::MtproxyBehaviour;
 use self::route::Router;
 use self::socks::Socks5Behaviour;
 use crate::config::{Profile, ProfileError, to_hex};
+use crate::proto::mtproto::rsa::KeyError;
+use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
 use crate::proxy::{ProxyKind, ProxySpec};
 
 /// The TLS canary's name.
@@ -50,6 +55,10 @@ pub const JUDGE: &str = "judge.lab.test";
 pub const IMPOSTOR: &str = "impostor.lab.test";
 /// File name of the lab CA next to the written profile.
 pub const CA_FILE: &str = "lab-ca.pem";
+/// File name of the lab datacenter's public key next to the written profile.
+pub const DC_KEY_FILE: &str = "lab-dc.pub.pem";
+/// The domain the lab's FakeTLS proxies imitate.
+pub const FRONTED: &str = "fronted.lab.test";
 
 /// What the plain-HTTP canary serves.
 const HTTP_CANARY_BODY: &[u8] = b"success\n";
@@ -87,6 +96,9 @@ pub enum LabError {
     /// A certificate could not be made.
     #[error("cannot make the lab certificates: {0}")]
     Certificate(#[from] rcgen::Error),
+    /// A lab datacenter key did not load.
+    #[error("cannot load the lab datacenter keys: {0}")]
+    Key(#[from] KeyError),
 }
 
 /// A running lab. Dropping it stops every server.
@@ -95,6 +107,8 @@ pub struct Lab {
     proxies: Vec<LabProxy>,
     /// The lab CA (PEM), which signs the canary's certificate.
     ca_pem: String,
+    /// The lab datacenter's public key (PEM), which the lab profile trusts.
+    dc_key_pem: String,
     /// The profile pointing at the lab's origins.
     profile_toml: String,
     /// The same profile with IP literals instead of `*.lab.test` names, for third-party
@@ -131,6 +145,20 @@ impl Lab {
         tasks.spawn(origins::serve_http_canary(listener, HTTP_CANARY_BODY));
         let (listener, judge_addr) = bind().await?;
         tasks.spawn(origins::serve_judge(listener));
+        let (listener, fronted_addr) = bind().await?;
+        let config = ca.server_config(&[FRONTED])?;
+        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
+
+        // Telegram datacenters: the lab's (trusted by the lab profile) and an impostor.
+        let dc_key = fake_dc::lab_dc_key()?;
+        let dc_key_pem = dc_key.public_pem()?;
+        let (listener, dc_addr) = bind().await?;
+        tasks.spawn(fake_dc::serve_fake_dc(listener, Arc::new(dc_key)));
+        let (listener, impostor_dc_addr) = bind().await?;
+        tasks.spawn(fake_dc::serve_fake_dc(
+            listener,
+            Arc::new(fake_dc::impostor_dc_key()?),
+        ));
 
         let router = Arc::new(Router {
             names: [TLS_CANARY, HTTP_CANARY, JUDGE, IMPOSTOR]
@@ -247,6 +275,78 @@ impl Lab {
             add(name, about, of_kind(ProxyKind::Http, addr));
         }
 
+        let mtproto = |addr: SocketAddr, secret: &MtprotoSecret| ProxySpec {
+            kind: ProxyKind::Mtproto,
+            secret: Some(secret.clone()),
+            ..socks5(addr, None)
+        };
+        for (name, about, mode, behaviour, dc) in [
+            (
+                "honest-mtproto-ee",
+                "honest FakeTLS MTProto proxy: masks other clients to the real site, refuses replays",
+                SecretMode::Ee,
+                MtproxyBehaviour::Honest {
+                    mask_to: Some(fronted_addr),
+                    replay_protection: true,
+                },
+                dc_addr,
+            ),
+            (
+                "honest-mtproto-dd",
+                "honest MTProto proxy with a dd secret",
+                SecretMode::Dd,
+                MtproxyBehaviour::Honest {
+                    mask_to: None,
+                    replay_protection: true,
+                },
+                dc_addr,
+            ),
+            (
+                "weak-mtproto",
+                "MTProto proxy with a plain secret and no replay protection",
+                SecretMode::Plain,
+                MtproxyBehaviour::Honest {
+                    mask_to: None,
+                    replay_protection: false,
+                },
+                dc_addr,
+            ),
+            (
+                "fake-telegram",
+                "MTProto proxy relaying to an impostor datacenter, not Telegram",
+                SecretMode::Dd,
+                MtproxyBehaviour::Honest {
+                    mask_to: None,
+                    replay_protection: true,
+                },
+                impostor_dc_addr,
+            ),
+            (
+                "broken-faketls",
+                "FakeTLS MTProto proxy whose answer does not prove it holds the secret",
+                SecretMode::Ee,
+                MtproxyBehaviour::BrokenHmac,
+                dc_addr,
+            ),
+            (
+                "closing-mtproto",
+                "MTProto proxy that accepts the connection and closes it",
+                SecretMode::Dd,
+                MtproxyBehaviour::CloseAfterAccept,
+                dc_addr,
+            ),
+        ] {
+            let secret = random_secret(mode)?;
+            let (listener, addr) = bind().await?;
+            tasks.spawn(mtproxy::serve_mtproxy(
+                listener,
+                secret.clone(),
+                Arc::new(behaviour),
+                dc,
+            ));
+            add(name, about, mtproto(addr, &secret));
+        }
+
         let (_, closed) = bind().await?;
         add(
             "closed-port",
@@ -290,10 +390,12 @@ impl Lab {
             tls: tls_addr.port(),
             http: http_addr.port(),
             judge: judge_addr.port(),
+            dc: dc_addr.port(),
         };
         Ok(Self {
             proxies,
             ca_pem: ca.cert_pem(),
+            dc_key_pem,
             profile_toml: profile_toml(ports, false),
             profile_by_address_toml: profile_toml(ports, true),
             tasks,
@@ -325,6 +427,11 @@ impl Lab {
         &self.ca_pem
     }
 
+    /// The lab datacenter's public key (PEM); the profile names it [`DC_KEY_FILE`].
+    pub fn dc_key_pem(&self) -> &str {
+        &self.dc_key_pem
+    }
+
     /// The lab profile (TOML); its roots file is [`CA_FILE`].
     pub fn profile_toml(&self) -> &str {
         &self.profile_toml
@@ -346,6 +453,8 @@ impl Lab {
         Profile::from_toml(text, "lab", |name| {
             if name == CA_FILE {
                 Ok(self.ca_pem.as_bytes().to_vec())
+            } else if name == DC_KEY_FILE {
+                Ok(self.dc_key_pem.as_bytes().to_vec())
             } else {
                 Err(io::Error::new(io::ErrorKind::NotFound, name.to_owned()))
             }
@@ -368,6 +477,23 @@ struct Ports {
     http: u16,
     /// Judge.
     judge: u16,
+    /// The lab's Telegram datacenter.
+    dc: u16,
+}
+
+/// A fresh random secret of `mode` (FakeTLS secrets imitate [`FRONTED`]).
+fn random_secret(mode: SecretMode) -> Result<MtprotoSecret, LabError> {
+    let mut bytes = match mode {
+        SecretMode::Plain => Vec::new(),
+        SecretMode::Dd => vec![0xdd],
+        SecretMode::Ee => vec![0xee],
+    };
+    bytes.extend_from_slice(&rand::random::<[u8; 16]>());
+    if mode == SecretMode::Ee {
+        bytes.extend_from_slice(FRONTED.as_bytes());
+    }
+    MtprotoSecret::from_bytes(bytes)
+        .map_err(|error| LabError::Io(io::Error::other(error.to_string())))
 }
 
 /// The lab profile: names (resolved by the proxies) or IP literals.
@@ -393,12 +519,18 @@ fn profile_toml(ports: Ports, by_address: bool) -> String {
          [hosts]\n\
          \"{TLS_CANARY}\" = \"127.0.0.1\"\n\
          \"{HTTP_CANARY}\" = \"127.0.0.1\"\n\
-         \"{JUDGE}\" = \"127.0.0.1\"\n",
+         \"{JUDGE}\" = \"127.0.0.1\"\n\n\
+         # The lab's Telegram datacenter and the key that proves it.\n\
+         [telegram]\n\
+         dc = [{{ id = 2, address = \"127.0.0.1:{dc}\" }}]\n\
+         rsa_public_keys = [\"{DC_KEY_FILE}\"]\n\
+         fronting_roots = \"{CA_FILE}\"\n",
         tls_host = host(TLS_CANARY),
         tls = ports.tls,
         http_host = host(HTTP_CANARY),
         http = ports.http,
         judge_host = host(JUDGE),
         judge = ports.judge,
+        dc = ports.dc,
     )
 }

@@ -15,6 +15,8 @@
 pub mod dial;
 pub mod guard;
 pub mod http;
+pub mod mtproto;
+pub mod mtproto_conn;
 pub mod runner;
 pub mod tls;
 
@@ -51,17 +53,27 @@ pub enum Check {
     Judge,
     /// Names resolved by the proxy lead where addresses do.
     Dns,
+    /// Through the proxy, a datacenter proves it holds a Telegram key the profile trusts;
+    /// plain MTProto secrets are reported as weak.
+    Telegram,
+    /// A FakeTLS proxy shows the fronted domain's real certificate to ordinary TLS clients.
+    Fronting,
+    /// A replayed MTProto handshake is refused.
+    Replay,
 }
 
 impl Check {
     /// Every check, in the order they run.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 9] = [
         Self::Liveness,
         Self::Credentials,
         Self::Tls,
         Self::Content,
         Self::Judge,
         Self::Dns,
+        Self::Telegram,
+        Self::Fronting,
+        Self::Replay,
     ];
 
     /// The name used on the command line and in reports.
@@ -73,6 +85,9 @@ impl Check {
             Self::Content => "content",
             Self::Judge => "judge",
             Self::Dns => "dns",
+            Self::Telegram => "telegram",
+            Self::Fronting => "fronting",
+            Self::Replay => "replay",
         }
     }
 }
@@ -127,6 +142,16 @@ pub enum Code {
     AcceptsAnyCredentials,
     /// No authentication is required.
     OpenProxy,
+    /// Through the proxy, the datacenter fails Telegram's key check.
+    MtprotoNotTelegram,
+    /// An `ee` secret, but the server's FakeTLS answer does not verify.
+    FaketlsInvalid,
+    /// A normal TLS client to the port does not reach the fronted domain.
+    FaketlsNoFronting,
+    /// A replayed handshake is relayed again (active-probing risk).
+    MtprotoReplayAccepted,
+    /// A plain secret without `dd`/`ee`: easy to detect by DPI.
+    WeakSecret,
 }
 
 impl Code {
@@ -143,6 +168,11 @@ impl Code {
             Self::ClientIpLeaked => "client_ip_leaked",
             Self::AcceptsAnyCredentials => "accepts_any_credentials",
             Self::OpenProxy => "open_proxy",
+            Self::MtprotoNotTelegram => "mtproto_not_telegram",
+            Self::FaketlsInvalid => "faketls_invalid",
+            Self::FaketlsNoFronting => "faketls_no_fronting",
+            Self::MtprotoReplayAccepted => "mtproto_replay_accepted",
+            Self::WeakSecret => "weak_secret",
         }
     }
 
@@ -151,11 +181,17 @@ impl Code {
         match self {
             Self::Unreachable | Self::HandshakeFailed => Severity::Dead,
             Self::PrivateAddress => Severity::Refused,
-            Self::TlsIntercepted | Self::KnownInterceptionCa | Self::ContentTampered => {
-                Severity::Critical
+            Self::TlsIntercepted
+            | Self::KnownInterceptionCa
+            | Self::ContentTampered
+            | Self::MtprotoNotTelegram => Severity::Critical,
+            Self::DnsTampered | Self::AcceptsAnyCredentials | Self::FaketlsInvalid => {
+                Severity::High
             }
-            Self::DnsTampered | Self::AcceptsAnyCredentials => Severity::High,
-            Self::ClientIpLeaked => Severity::Medium,
+            Self::ClientIpLeaked | Self::FaketlsNoFronting | Self::MtprotoReplayAccepted => {
+                Severity::Medium
+            }
+            Self::WeakSecret => Severity::Low,
             Self::OpenProxy => Severity::Info,
         }
     }
@@ -284,9 +320,29 @@ pub struct Observations {
     /// Plain-HTTP canary fetches.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub http: Vec<HttpObservation>,
+    /// The `telegram` check's proof, when a datacenter answered.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub telegram: Option<TelegramObservation>,
     /// Checks that were selected but could not run, with the reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub skipped: BTreeMap<String, String>,
+}
+
+/// What the `telegram` check saw (`telegram_authentic` when `authentic`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelegramObservation {
+    /// True when the datacenter proved it holds a trusted key: `telegram_authentic`.
+    pub authentic: bool,
+    /// Datacenter id asked for.
+    pub dc: i16,
+    /// Fingerprint of the key used, hex (`0x…`), when the server offered a trusted one.
+    pub key_fingerprint: Option<String>,
+    /// Label of that key in the profile (`production`, `lab`, …).
+    pub key_label: Option<String>,
+    /// Milliseconds from sending `req_pq_multi` to the verified `server_DH_params_ok`.
+    pub rtt_ms: Option<u64>,
+    /// Server time reported in `server_DH_inner_data` (Unix seconds).
+    pub server_time: Option<i64>,
 }
 
 /// The audit of one entry.

@@ -29,12 +29,14 @@ use tokio::time::Instant;
 use super::dial::{Credentials, DialError, ProxyEndpoint, Target, open_tunnel};
 use super::guard::{self, Decision, Resolver};
 use super::http::{GetError, MAX_BODY, get_via_proxy};
+use super::mtproto::{Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::tls::{TlsOutcome, TlsPolicy, probe_tls};
 use super::{
     Check, Code, Finding, HttpObservation, Observations, ProbeResult, Status, TlsObservation,
 };
 use crate::config::{HttpCanary, Profile, TlsCanary, to_hex};
 use crate::ingest::Entry;
+use crate::proto::mtproto::rsa::{KeyError, TrustedKeys, load_pem};
 use crate::proxy::{ProxyKind, ProxySpec};
 use crate::rules::interception::InterceptionCas;
 
@@ -51,6 +53,8 @@ pub struct AuditOptions {
     pub checks: BTreeSet<Check>,
     /// Probe loopback and private targets too (the lab needs this).
     pub allow_private: bool,
+    /// Telegram datacenter the `telegram` check asks for.
+    pub dc: i16,
 }
 
 impl AuditOptions {
@@ -72,12 +76,65 @@ pub struct AuditContext {
     pub options: AuditOptions,
     /// Each HTTP canary's real body, fetched directly at most once per run.
     references: Vec<OnceCell<Option<Vec<u8>>>>,
+    /// Datacenter, trusted keys and fronting roots for the MTProto checks (`None` when the
+    /// profile has no `[telegram]` table).
+    telegram: Option<TelegramSetup>,
+}
+
+/// Why an audit could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A `[telegram]` key file did not load.
+    #[error("telegram key file {file}: {error}")]
+    Keys {
+        /// The file as named in the profile.
+        file: String,
+        /// What is wrong with it.
+        error: KeyError,
+    },
+    /// `--dc` names a datacenter the profile does not list.
+    #[error("datacenter {0} is not in the profile's [telegram] table")]
+    UnknownDc(i16),
 }
 
 impl AuditContext {
     /// Prepares the checks for `profile`.
-    pub fn new(profile: Profile, interception: InterceptionCas, options: AuditOptions) -> Self {
+    pub fn new(
+        profile: Profile,
+        interception: InterceptionCas,
+        options: AuditOptions,
+    ) -> Result<Self, SetupError> {
         let interception = Arc::new(interception);
+        let telegram = match &profile.telegram {
+            None => None,
+            Some(telegram) => {
+                let mut keys = TrustedKeys::default();
+                for (file, text) in &telegram.rsa_public_keys {
+                    let loaded = load_pem(text, file).map_err(|error| SetupError::Keys {
+                        file: file.clone(),
+                        error,
+                    })?;
+                    for key in loaded {
+                        keys.push(key);
+                    }
+                }
+                let dc = telegram
+                    .dcs
+                    .iter()
+                    .find(|dc| dc.id == options.dc)
+                    .copied()
+                    .ok_or(SetupError::UnknownDc(options.dc))?;
+                Some(TelegramSetup {
+                    dc,
+                    keys,
+                    fronting: TlsPolicy::new(
+                        Arc::clone(&telegram.fronting_roots),
+                        Vec::new(),
+                        Arc::clone(&interception),
+                    ),
+                })
+            }
+        };
         let tls_policies = profile
             .tls_canaries
             .iter()
@@ -97,13 +154,14 @@ impl AuditContext {
             .iter()
             .map(|_| OnceCell::new())
             .collect();
-        Self {
+        Ok(Self {
             profile,
             tls_policies,
             resolver,
             options,
             references,
-        }
+            telegram,
+        })
     }
 
     /// Fetches `canary` directly (no proxy) and keeps the body when its hash is the
@@ -227,9 +285,6 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         findings: Vec::new(),
         observations: Observations::default(),
     };
-    if spec.kind == ProxyKind::Mtproto {
-        return ProbeResult::not_audited("MTProto proxies are probed by the MTProto checks");
-    }
     let Some(step) = budget.step() else {
         return ProbeResult::not_audited("no time left");
     };
@@ -263,12 +318,36 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         username: spec.username.clone(),
         password: spec.password.clone(),
     };
+    let step = || budget.step();
+    let runs = |check: Check| options.runs(check);
+    let steps = Steps {
+        step: &step,
+        runs: &runs,
+    };
+    if let Some(secret) = &spec.secret {
+        audit_mtproto(
+            &proxy,
+            secret,
+            context.telegram.as_ref(),
+            &steps,
+            &mut result,
+        )
+        .await;
+        return result;
+    }
     let probe = Probe {
         proxy: &proxy,
         context,
         budget: &budget,
     };
     probe.run(&mut result).await;
+    if let (ProxyKind::Socks5, Status::Alive, Some(setup)) =
+        (spec.kind, result.status, &context.telegram)
+    {
+        if options.runs(Check::Telegram) {
+            audit_socks_telegram(&proxy, setup, &steps, &mut result).await;
+        }
+    }
     result
 }
 

@@ -36,12 +36,16 @@ async fn audit_lab(checks: &[Check], timeout: Duration) -> HashMap<String, Probe
         entry_deadline: timeout * 6,
         checks: checks.iter().copied().collect(),
         allow_private: true,
+        dc: 2,
     };
-    let context = Arc::new(AuditContext::new(
-        lab.profile().unwrap(),
-        InterceptionCas::built_in().unwrap(),
-        options,
-    ));
+    let context = Arc::new(
+        AuditContext::new(
+            lab.profile().unwrap(),
+            InterceptionCas::built_in().unwrap(),
+            options,
+        )
+        .unwrap(),
+    );
     let mut results = HashMap::new();
     // A hang guard, not a timing assertion: every entry has its own deadline.
     let interrupted = tokio::time::timeout(
@@ -101,6 +105,20 @@ fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
             Status::Alive,
             vec![OpenProxy, ClientIpLeaked],
         ),
+        ("honest-mtproto-ee", Status::Alive, vec![]),
+        ("honest-mtproto-dd", Status::Alive, vec![]),
+        (
+            "weak-mtproto",
+            Status::Alive,
+            vec![WeakSecret, MtprotoReplayAccepted],
+        ),
+        ("fake-telegram", Status::Alive, vec![MtprotoNotTelegram]),
+        (
+            "broken-faketls",
+            Status::Dead,
+            vec![FaketlsInvalid, FaketlsNoFronting],
+        ),
+        ("closing-mtproto", Status::Dead, vec![HandshakeFailed]),
         ("closed-port", Status::Dead, vec![Unreachable]),
         ("tarpit", Status::Dead, vec![HandshakeFailed]),
         ("slow-drip", Status::Dead, vec![HandshakeFailed]),
@@ -174,7 +192,12 @@ async fn liveness_alone_reports_only_whether_proxies_work() {
         assert_eq!(result.status, status, "{name}");
         let dead_codes: BTreeSet<Code> = want
             .into_iter()
-            .filter(|c| matches!(c, Code::Unreachable | Code::HandshakeFailed))
+            .filter(|c| {
+                matches!(
+                    c,
+                    Code::Unreachable | Code::HandshakeFailed | Code::FaketlsInvalid
+                )
+            })
             .collect();
         assert_eq!(codes(result), dead_codes, "{name}: {result:#?}");
         assert!(result.observations.tls.is_empty(), "{name}");
@@ -222,8 +245,8 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 9);
-    assert_eq!(s["dead"], 6);
+    assert_eq!(s["alive"], 13);
+    assert_eq!(s["dead"], 8);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("tls_intercepted") && text.contains("intercepting-socks5"));
@@ -314,7 +337,7 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
-    assert_eq!(json["summary"]["alive"], 9, "{}", json["summary"]);
+    assert_eq!(json["summary"]["alive"], 13, "{}", json["summary"]);
     assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
     let intercepted = json["entries"]
         .as_array()

@@ -62,12 +62,16 @@ async fn audit_one(link: &str) -> ProbeResult {
         entry_deadline: Duration::from_secs(30),
         checks: Check::ALL.into_iter().collect(),
         allow_private: true,
+        dc: 2,
     };
-    let context = Arc::new(AuditContext::new(
-        lab.profile_by_address().unwrap(),
-        InterceptionCas::built_in().unwrap(),
-        options,
-    ));
+    let context = Arc::new(
+        AuditContext::new(
+            lab.profile_by_address().unwrap(),
+            InterceptionCas::built_in().unwrap(),
+            options,
+        )
+        .unwrap(),
+    );
     let mut result = None;
     runner::run(
         &inventory.entries,

@@ -1,3 +1,9 @@
 //! MTProto proxy protocol pieces.
 
+pub mod auth;
+pub mod faketls;
+pub mod obfs2;
+pub mod rsa;
 pub mod secret;
+pub mod tl;
+pub mod transport;

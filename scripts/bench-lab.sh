@@ -3,7 +3,10 @@
 # of several runs, for `--checks liveness` and for all checks.
 #
 #   scripts/bench-lab.sh [SCALE] [RUNS] [TIMEOUT]     defaults: 2000 5 2
+#   MTPROTO_SCALE=500 scripts/bench-lab.sh 0           adds 500 honest MTProto proxies
 #
+# The lab's fixed proxies include hostile ones (tarpit, slow drip), so every run's wall
+# time has a floor of about one --timeout.
 # Everything runs on loopback: the lab's proxies only reach the lab's own origins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +18,7 @@ bin=target/release/proxy-audit
 work=$(mktemp -d)
 trap 'kill "$lab_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-"$bin" lab --scale "$scale" --list-out "$work/list.txt" --profile-out "$work/lab.toml" \
+"$bin" lab --scale "$scale" --mtproto-scale "${MTPROTO_SCALE:-0}" --list-out "$work/list.txt" --profile-out "$work/lab.toml" \
     2>"$work/lab.log" &
 lab_pid=$!
 for _ in $(seq 1 600); do
@@ -23,7 +26,7 @@ for _ in $(seq 1 600); do
     sleep 0.1
 done
 entries=$(grep -vc '^#' "$work/list.txt")
-echo "lab: $entries proxies (scale $scale), timeout ${timeout}s, $runs runs each"
+echo "lab: $entries proxies (scale $scale, MTProto scale ${MTPROTO_SCALE:-0}), timeout ${timeout}s, $runs runs each"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -40,7 +43,9 @@ for checks in liveness all; do
         echo "$rss" >>"$work/rss"
     done
     alive=$(python3 -c "import json;print(json.load(open('$work/report.json'))['summary']['alive'])")
-    printf '%-9s wall %ss  cpu %ss  peak RSS %s KiB  (alive %s of %s)\n' "$checks" \
-        "$(median <"$work/wall")" "$(median <"$work/cpu")" "$(median <"$work/rss")" \
-        "$alive" "$entries"
+    cpu=$(median <"$work/cpu")
+    printf '%-9s wall %ss  cpu %ss (%s ms per proxy)  peak RSS %s KiB  (alive %s of %s)\n' \
+        "$checks" "$(median <"$work/wall")" "$cpu" \
+        "$(awk -v c="$cpu" -v n="$entries" 'BEGIN {printf "%.2f", 1000 * c / n}')" \
+        "$(median <"$work/rss")" "$alive" "$entries"
 done

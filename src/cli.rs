@@ -167,6 +167,10 @@ pub struct LabArgs {
     /// Add N honest SOCKS5 proxies, each on its own port (for benchmarks).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub scale: usize,
+
+    /// Add N honest MTProto proxies (dd secrets), each on its own port (for benchmarks).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub mtproto_scale: usize,
 }
 
 /// Arguments of `demo`.

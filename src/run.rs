@@ -113,7 +113,11 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
 async fn lab(args: LabArgs) -> Result<Exit> {
     let interrupt = interrupt_signal();
     raise_open_files_limit();
-    let lab = Lab::start(LabOptions { scale: args.scale }).await?;
+    let lab = Lab::start(LabOptions {
+        scale: args.scale,
+        mtproto_scale: args.mtproto_scale,
+    })
+    .await?;
     if let Some(path) = &args.list_out {
         write_file(path, lab.list().as_bytes())?;
     } else {

@@ -74,6 +74,8 @@ const INJECTED: &str = "<script src=\"http://ads.lab.test/track.js\"></script>";
 pub struct LabOptions {
     /// Extra honest SOCKS5 proxies, each on its own port (for benchmarks).
     pub scale: usize,
+    /// Extra honest MTProto proxies (`dd` secrets, relaying to the lab datacenter).
+    pub mtproto_scale: usize,
 }
 
 /// One lab proxy as listed.
@@ -383,6 +385,25 @@ impl Lab {
                 &format!("scale-{index}"),
                 "honest SOCKS5 proxy (scale)",
                 socks5(addr, None),
+            );
+        }
+
+        for index in 0..options.mtproto_scale {
+            let secret = random_secret(SecretMode::Dd)?;
+            let (listener, addr) = bind().await?;
+            tasks.spawn(mtproxy::serve_mtproxy(
+                listener,
+                secret.clone(),
+                Arc::new(MtproxyBehaviour::Honest {
+                    mask_to: None,
+                    replay_protection: true,
+                }),
+                dc_addr,
+            ));
+            add(
+                &format!("mtproto-scale-{index}"),
+                "honest MTProto proxy (scale)",
+                mtproto(addr, &secret),
             );
         }
 

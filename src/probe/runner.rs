@@ -878,6 +878,39 @@ mod tests {
         assert!(wrong.starts_with("wrong-") && wrong.len() == 18, "{wrong}");
     }
 
+    fn options(dc: i16) -> AuditOptions {
+        AuditOptions {
+            concurrency: 1,
+            step_timeout: Duration::from_secs(1),
+            entry_deadline: Duration::from_secs(6),
+            checks: Check::ALL.into_iter().collect(),
+            allow_private: false,
+            dc,
+        }
+    }
+
+    #[test]
+    fn internet_profile_trusts_telegrams_production_key_and_asks_dc2() {
+        let context = AuditContext::new(
+            Profile::internet().unwrap(),
+            InterceptionCas::built_in().unwrap(),
+            options(2),
+        )
+        .unwrap();
+        let telegram = context.telegram.as_ref().unwrap();
+        assert_eq!(telegram.dc.address.to_string(), "149.154.167.51:443");
+        let production = telegram.keys.get(0xd09d_1d85_de64_fd85).unwrap();
+        assert!(!production.test);
+        let error = AuditContext::new(
+            Profile::internet().unwrap(),
+            InterceptionCas::built_in().unwrap(),
+            options(9),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(error, SetupError::UnknownDc(9)));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn budget_caps_each_step_by_what_is_left() {
         let budget = Budget {

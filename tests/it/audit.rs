@@ -146,6 +146,44 @@ async fn every_lab_proxy_gets_exactly_its_findings() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_mtproto_and_socks5_proxies_reach_an_authentic_telegram() {
+    let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
+    let authentic = |name: &str| {
+        results[name]
+            .observations
+            .telegram
+            .as_ref()
+            .is_some_and(|t| t.authentic && t.key_label.as_deref() == Some("lab-dc.pub.pem:1"))
+    };
+    for name in [
+        "honest-mtproto-ee",
+        "honest-mtproto-dd",
+        "weak-mtproto",
+        "honest-socks5",
+        "honest-socks5-auth",
+    ] {
+        assert!(authentic(name), "{name}: {:#?}", results[name]);
+    }
+    for name in [
+        "fake-telegram",
+        "broken-faketls",
+        "closing-mtproto",
+        "honest-http",
+    ] {
+        assert!(!authentic(name), "{name}");
+    }
+    let fake = results["fake-telegram"]
+        .findings
+        .iter()
+        .find(|f| f.code == Code::MtprotoNotTelegram)
+        .unwrap();
+    assert!(
+        fake.evidence["offered_fingerprints"].contains("0xb2185aa6835a0044"),
+        "the impostor's key must be named: {fake:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_carry_the_evidence_a_user_needs() {
     let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
     let evidence = |name: &str, code: Code| {

@@ -10,6 +10,7 @@ use crate::ingest::InputFormat;
 use crate::probe::Check;
 use crate::proxy::ProxyKind;
 use crate::report::OutputFormat;
+use crate::rules::scoring::Verdict;
 
 /// Audit the proxy lists shared in Telegram channels.
 #[derive(Debug, Parser)]
@@ -51,8 +52,8 @@ judge, dns, telegram (the datacenter proves it holds a trusted Telegram key; als
 SOCKS5 proxies), fronting (FakeTLS proxies show the fronted domain's certificate), replay. Loopback and private addresses are refused
 (finding private_address) unless --allow-private is given.
 
-Exit codes: 0 done; 2 an input could not be read or the command line is wrong;
-130 interrupted (the report is still written; unfinished entries are not_audited).";
+Exit codes: 0 done; 1 --fail-on was reached; 2 an input could not be read or the
+command line is wrong; 130 interrupted (the report is still written; unfinished entries are not_audited).";
 
 /// Examples shown after `lab --help`.
 const LAB_EXAMPLES: &str = "\
@@ -105,6 +106,15 @@ pub struct AuditArgs {
     /// How to probe.
     #[command(flatten)]
     pub probe: ProbeArgs,
+
+    /// Rules folder (scoring.toml, interception-cas.toml) [default: the built-in rules].
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
+    /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
+    #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
+    pub fail_on: Option<Verdict>,
 
     /// Where the checks point: a profile file [default: the built-in `internet` profile].
     #[arg(long, value_name = "FILE")]
@@ -232,12 +242,22 @@ pub struct InputArgs {
 pub enum Exit {
     /// Everything was read (and, with `--strict`, nothing was rejected).
     Success = 0,
-    /// `--strict` and something was rejected.
+    /// `parse --strict` and something was rejected, or `audit --fail-on` was reached.
     Rejected = 1,
     /// An input could not be read, or the command line was wrong.
     InputError = 2,
     /// Interrupted by Ctrl-C (the report was still written).
     Interrupted = 130,
+}
+
+/// Parses `--fail-on`: only the verdicts that make sense as a gate.
+fn parse_fail_on(text: &str) -> Result<Verdict, String> {
+    match text {
+        "dangerous" => Ok(Verdict::Dangerous),
+        "suspicious" => Ok(Verdict::Suspicious),
+        "dead" => Ok(Verdict::Dead),
+        _ => Err(format!("{text:?}: expected dangerous, suspicious or dead")),
+    }
 }
 
 /// Parses a proxy kind for `--default-kind`.

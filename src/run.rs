@@ -24,6 +24,7 @@ use crate::probe::{Check, ProbeResult, Status};
 use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
 use crate::report::{self, OutputFormat};
 use crate::rules::interception::InterceptionCas;
+use crate::rules::scoring::{Scoring, Verdict};
 
 /// Runs the command and returns the exit status.
 pub async fn run(cli: Cli) -> Result<Exit> {
@@ -90,18 +91,27 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
     });
     let options = audit_options(&args.probe, args.allow_private);
     let mut out = open_output(args.output.as_deref())?;
-    let interrupted = audit_inventory(
+    let rules = Rules::load(args.rules.as_deref())?;
+    let (interrupted, report) = audit_inventory(
         &inventory,
         profile,
         options,
-        format,
+        (format, args.probe.quiet),
         &mut out,
-        args.probe.quiet,
         interrupt,
+        &rules,
     )
     .await?;
+    let gate_reached = args.fail_on.is_some_and(|gate| {
+        report
+            .entries
+            .iter()
+            .any(|entry| reaches(entry.scored.verdict, gate))
+    });
     if interrupted {
         Ok(Exit::Interrupted)
+    } else if gate_reached {
+        Ok(Exit::Rejected)
     } else if inventory.failed_inputs().next().is_some() {
         Ok(Exit::InputError)
     } else {
@@ -156,14 +166,15 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
     }
     let options = audit_options(&args.probe, true);
     let mut out = open_output(None)?;
-    let interrupted = audit_inventory(
+    let rules = Rules::load(None)?;
+    let (interrupted, _) = audit_inventory(
         &inventory,
         profile,
         options,
-        args.format,
+        (args.format, args.probe.quiet),
         &mut out,
-        args.probe.quiet,
         interrupt,
+        &rules,
     )
     .await?;
     if args.format == AuditFormat::Table {
@@ -184,6 +195,47 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// The rules an audit judges by.
+struct Rules {
+    /// Known interception CAs.
+    interception: InterceptionCas,
+    /// Weights and thresholds.
+    scoring: Scoring,
+}
+
+impl Rules {
+    /// The built-in rules, or those in `dir` (every file must be there).
+    fn load(dir: Option<&Path>) -> Result<Self> {
+        Ok(match dir {
+            None => Self {
+                interception: InterceptionCas::built_in()?,
+                scoring: Scoring::built_in()?,
+            },
+            Some(dir) => {
+                let scoring_path = dir.join("scoring.toml");
+                let text = std::fs::read_to_string(&scoring_path)
+                    .with_context(|| format!("cannot read {}", scoring_path.display()))?;
+                Self {
+                    interception: InterceptionCas::load(&dir.join("interception-cas.toml"))?,
+                    scoring: Scoring::from_toml(&text, &scoring_path.display().to_string())?,
+                }
+            }
+        })
+    }
+}
+
+/// True when `verdict` reaches the `--fail-on` gate.
+fn reaches(verdict: Verdict, gate: Verdict) -> bool {
+    match gate {
+        Verdict::Dangerous => verdict == Verdict::Dangerous,
+        Verdict::Suspicious => matches!(verdict, Verdict::Dangerous | Verdict::Suspicious),
+        _ => matches!(
+            verdict,
+            Verdict::Dangerous | Verdict::Suspicious | Verdict::Dead
+        ),
+    }
 }
 
 /// The checked probe settings.
@@ -209,15 +261,16 @@ async fn audit_inventory(
     inventory: &Inventory,
     profile: Profile,
     options: AuditOptions,
-    format: AuditFormat,
+    (format, quiet): (AuditFormat, bool),
     out: &mut dyn Write,
-    quiet: bool,
     interrupt: impl Future<Output = ()>,
-) -> Result<bool> {
+    rules: &Rules,
+) -> Result<(bool, AuditReport)> {
     raise_open_files_limit();
     let profile_name = profile.name.clone();
     let checks: Vec<Check> = options.checks.iter().copied().collect();
-    let interception = InterceptionCas::built_in()?;
+    let interception = rules.interception.clone();
+    let scoring = &rules.scoring;
     let context = Arc::new(AuditContext::new(profile, interception, options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
@@ -231,7 +284,7 @@ async fn audit_inventory(
         progress.set_message(format!("{alive} alive, {flagged} flagged"));
         if format == AuditFormat::Ndjson && write_error.is_none() {
             if let Some(entry) = inventory.entries.get(index) {
-                let line = audit_report::audited(entry, result.clone());
+                let line = audit_report::audited(entry, result.clone(), scoring);
                 if let Err(error) = audit_report::write_ndjson_entry(&line, out) {
                     write_error = Some(error);
                 }
@@ -250,14 +303,21 @@ async fn audit_inventory(
         .into_iter()
         .map(|result| result.unwrap_or_else(|| ProbeResult::not_audited("no result")))
         .collect();
-    let report = AuditReport::new(inventory, results, &profile_name, checks, interrupted);
+    let report = AuditReport::new(
+        inventory,
+        results,
+        scoring,
+        &profile_name,
+        checks,
+        interrupted,
+    );
     match format {
         AuditFormat::Table => audit_report::write_table(&report, out)?,
         AuditFormat::Json => audit_report::write_json(&report, out)?,
         AuditFormat::Ndjson => audit_report::write_ndjson_tail(&report, out)?,
     }
     out.flush()?;
-    Ok(interrupted)
+    Ok((interrupted, report))
 }
 
 /// Progress on standard error: hidden when it is not a terminal or with `--quiet`.

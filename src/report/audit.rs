@@ -9,7 +9,9 @@
 //!   "checks": ["liveness", "credentials", "tls", "content", "judge", "dns"],
 //!   "interrupted": false,
 //!   "summary": {"inputs": 1, "entries": 16, "duplicates": 0, "rejected": 0, "ignored": 3,
-//!               "alive": 9, "dead": 6, "refused": 1, "not_audited": 0, "flagged": 5},
+//!               "alive": 9, "dead": 6, "refused": 1, "not_audited": 0, "flagged": 5,
+//!               "verdicts": {"trusted": 0, "ok": 5, "suspicious": 1, "dangerous": 3,
+//!                            "dead": 6, "refused": 1, "not_audited": 0}},
 //!   "inputs": [ … as in `parse` … ],
 //!   "entries": [{
 //!     … every field of a `parse` entry …,
@@ -18,7 +20,11 @@
 //!     "findings": [{"code": "tls_intercepted", "severity": "critical", "check": "tls",
 //!                   "evidence": {"canary": "lab-tls", "issuer": "CN=Qaznet Trust Network", …}}],
 //!     "observations": {"resolved": ["127.0.0.1:4242"], "connect_ms": 0, "handshake_ms": 2,
-//!                      "exit_address": "127.0.0.1", "tls": [ … ], "http": [ … ]}
+//!                      "exit_address": "127.0.0.1", "tls": [ … ], "http": [ … ],
+//!                      "telegram": {"authentic": true, "dc": 2, "key_fingerprint": "0x…", …}},
+//!     "score": 0, "verdict": "dangerous",
+//!     "explanation": "It replaces websites' security certificates, so …",
+//!     "because": ["known_interception_ca", "tls_intercepted"]
 //!   }],
 //!   "rejected": [ … as in `parse` … ]
 //! }
@@ -28,6 +34,7 @@
 //! `entries`. `flagged` counts entries with a finding of severity low or worse. Secrets and
 //! passwords appear in full (the document is meant to be read back); the table redacts them.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -37,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
 use crate::ingest::{Entry, Inventory};
 use crate::probe::{Check, ProbeResult, Severity, Status};
+use crate::rules::scoring::{Scored, Scoring, Verdict};
 
 /// One audited entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +55,9 @@ pub struct AuditedEntry {
     /// What the probe found.
     #[serde(flatten)]
     pub result: ProbeResult,
+    /// Score, verdict and why.
+    #[serde(flatten)]
+    pub scored: Scored,
 }
 
 /// Totals of an audit.
@@ -65,11 +76,14 @@ pub struct AuditSummary {
     pub not_audited: u64,
     /// Entries with a finding of severity low or worse.
     pub flagged: u64,
+    /// Entries per verdict (every verdict listed; they add up to `entries`).
+    pub verdicts: BTreeMap<Verdict, u64>,
 }
 
 impl AuditSummary {
-    /// Counts one result.
-    pub fn add(&mut self, result: &ProbeResult) {
+    /// Counts one result and its verdict.
+    pub fn add(&mut self, result: &ProbeResult, verdict: Verdict) {
+        *self.verdicts.entry(verdict).or_default() += 1;
         match result.status {
             Status::Alive => self.alive += 1,
             Status::Dead => self.dead += 1,
@@ -118,12 +132,14 @@ impl AuditReport {
     pub fn new(
         inventory: &Inventory,
         results: Vec<ProbeResult>,
+        scoring: &Scoring,
         profile: &str,
         checks: Vec<Check>,
         interrupted: bool,
     ) -> Self {
         let mut summary = AuditSummary {
             parse: Summary::of(inventory),
+            verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
             ..AuditSummary::default()
         };
         let entries = inventory
@@ -131,8 +147,9 @@ impl AuditReport {
             .iter()
             .zip(results)
             .map(|(entry, result)| {
-                summary.add(&result);
-                audited(entry, result)
+                let audited = audited(entry, result, scoring);
+                summary.add(&audited.result, audited.scored.verdict);
+                audited
             })
             .collect();
         Self {
@@ -148,10 +165,11 @@ impl AuditReport {
     }
 }
 
-/// An entry with its result.
-pub fn audited(entry: &Entry, result: ProbeResult) -> AuditedEntry {
+/// An entry with its result, scored.
+pub fn audited(entry: &Entry, result: ProbeResult, scoring: &Scoring) -> AuditedEntry {
     AuditedEntry {
         entry: EntryOut::from(entry),
+        scored: scoring.score(&result),
         result,
     }
 }
@@ -190,9 +208,14 @@ pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> 
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["id", "kind", "endpoint", "status", "ms", "findings"]);
-    for audited in &report.entries {
+        .set_content_arrangement(ContentArrangement::DynamicFullWidth)
+        .set_width(160)
+        .set_header([
+            "verdict", "score", "kind", "endpoint", "ms", "why", "findings",
+        ]);
+    let mut rows: Vec<&AuditedEntry> = report.entries.iter().collect();
+    rows.sort_by_key(|audited| audited.scored.verdict.rank());
+    for audited in rows {
         let entry = &audited.entry;
         let result = &audited.result;
         let endpoint = match (&entry.username, entry.kind) {
@@ -206,19 +229,32 @@ pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> 
             .collect::<Vec<_>>()
             .join("\n");
         table.add_row([
-            entry.id.clone(),
+            audited.scored.verdict.to_string(),
+            audited
+                .scored
+                .score
+                .map(|score| score.to_string())
+                .unwrap_or_default(),
             entry.kind.to_string(),
             endpoint,
-            status_name(result.status).to_owned(),
             result
                 .latency_ms
                 .map(|ms| ms.to_string())
                 .unwrap_or_default(),
+            audited.scored.explanation.clone(),
             findings,
         ]);
     }
     writeln!(out, "{table}")?;
     let s = &report.summary;
+    let verdicts = s
+        .verdicts
+        .iter()
+        .filter(|(_, count)| **count > 0)
+        .map(|(verdict, count)| format!("{count} {verdict}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(out, "\nVerdicts: {verdicts}.")?;
     writeln!(
         out,
         "\n{} entries: {} alive, {} dead, {} refused, {} not audited; {} flagged \

@@ -1,3 +1,4 @@
 //! Rule files: known interception CAs (and, later, trusted lists, blocklists, scoring).
 
 pub mod interception;
+pub mod scoring;

@@ -13,6 +13,7 @@ use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::probe::runner::{self, AuditContext, AuditOptions};
 use proxy_audit::probe::{Check, Code, ProbeResult, Status};
 use proxy_audit::rules::interception::InterceptionCas;
+use proxy_audit::rules::scoring::{Scoring, Verdict};
 
 use crate::support::{binary, json_of, run};
 
@@ -142,6 +143,41 @@ async fn every_lab_proxy_gets_exactly_its_findings() {
         let want: BTreeSet<Code> = want.into_iter().collect();
         assert_eq!(codes(result), want, "{name}: {result:#?}");
         assert_eq!(result.status, status, "{name}: {result:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
+    use Verdict::*;
+    let results = audit_lab(&Check::ALL, Duration::from_secs(2)).await;
+    let scoring = Scoring::built_in().unwrap();
+    let expected = [
+        ("honest-socks5", Ok),
+        ("honest-socks5-auth", Ok),
+        ("honest-socks4", Ok),
+        ("honest-http", Ok),
+        ("honest-mtproto-ee", Ok),
+        ("honest-mtproto-dd", Ok),
+        ("weak-mtproto", Suspicious),
+        ("leaking-http", Suspicious),
+        ("harvesting-socks5", Dangerous),
+        ("intercepting-socks5", Dangerous),
+        ("lying-dns-socks5", Dangerous),
+        ("injecting-http", Dangerous),
+        ("fake-telegram", Dangerous),
+        ("broken-faketls", Dead),
+        ("closing-mtproto", Dead),
+        ("closed-port", Dead),
+        ("tarpit", Dead),
+        ("slow-drip", Dead),
+        ("endless", Dead),
+        ("garbage", Dead),
+        ("reset", Dead),
+    ];
+    assert_eq!(expected.len(), results.len());
+    for (name, verdict) in expected {
+        let scored = scoring.score(&results[name]);
+        assert_eq!(scored.verdict, verdict, "{name}: {scored:?}");
     }
 }
 
@@ -377,6 +413,11 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     let json = json_of(&output);
     assert_eq!(json["summary"]["alive"], 13, "{}", json["summary"]);
     assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
+    assert_eq!(
+        json["summary"]["verdicts"]["dangerous"], 2,
+        "{}",
+        json["summary"]
+    );
     let intercepted = json["entries"]
         .as_array()
         .unwrap()
@@ -389,4 +430,32 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
         .status()
         .unwrap();
     assert_eq!(lab.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn fail_on_gates_the_exit_status() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let list = format!("127.0.0.1:{port}\n");
+    let audit = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "-",
+            "--allow-private",
+            "--checks",
+            "liveness",
+            "--format",
+            "json",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, Some(&list))
+    };
+    let output = audit(&["--fail-on", "dead"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(json_of(&output)["entries"][0]["verdict"], "dead");
+    assert_eq!(audit(&["--fail-on", "dangerous"]).status.code(), Some(0));
+    assert_eq!(audit(&[]).status.code(), Some(0));
+    assert_eq!(audit(&["--fail-on", "ok"]).status.code(), Some(2));
 }

@@ -35,6 +35,8 @@ pub enum Command {
     Lab(LabArgs),
     /// Start the lab, audit it, print the report: a tour of what proxies can do.
     Demo(DemoArgs),
+    /// Score a saved JSON report again (other rules, other formats), without probing.
+    Rescore(RescoreArgs),
 }
 
 /// Examples shown after `audit --help`.
@@ -107,14 +109,9 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub probe: ProbeArgs,
 
-    /// Rules folder (scoring.toml, interception-cas.toml) [default: the built-in rules].
-    #[arg(long, value_name = "DIR")]
-    pub rules: Option<PathBuf>,
-
-    /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
-    /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
-    #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
-    pub fail_on: Option<Verdict>,
+    /// Name of the place this audit runs from, recorded in the report (for merging).
+    #[arg(long, value_name = "NAME")]
+    pub vantage: Option<String>,
 
     /// Where the checks point: a profile file [default: the built-in `internet` profile].
     #[arg(long, value_name = "FILE")]
@@ -124,13 +121,53 @@ pub struct AuditArgs {
     #[arg(long)]
     pub allow_private: bool,
 
-    /// Output format [default: table on a terminal, json otherwise].
-    #[arg(long, short = 'f', value_enum, value_name = "FORMAT")]
-    pub format: Option<AuditFormat>,
+    /// How to write the report.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
 
-    /// Write the report to FILE instead of standard output.
+/// Report outputs, shared by `audit` and `rescore`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format; repeat with -o for several reports in one run (the n-th --format goes
+    /// to the n-th -o; one may go to standard output) [default: table on a terminal, json
+    /// otherwise].
+    #[arg(long, short = 'f', value_enum, value_name = "FORMAT")]
+    pub format: Vec<AuditFormat>,
+
+    /// Write a report to FILE (repeatable, paired with --format).
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
+
+    /// Also write a cleaned list to FILE: the entries whose verdict is at least --keep, in
+    /// the order and form they were given, ready to paste back into Telegram.
+    #[arg(long, value_name = "FILE")]
+    pub clean: Option<PathBuf>,
+
+    /// Lowest verdict kept in the cleaned list: trusted, ok or suspicious.
+    #[arg(long, value_name = "VERDICT", default_value = "ok", value_parser = parse_keep)]
+    pub keep: Verdict,
+
+    /// Rules folder (scoring.toml, interception-cas.toml) [default: the built-in rules].
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
+    /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
+    #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
+    pub fail_on: Option<Verdict>,
+}
+
+/// Arguments of `rescore`.
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// A JSON report written by `audit`.
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+
+    /// How to write the new report.
+    #[command(flatten)]
+    pub output: ReportArgs,
 }
 
 /// Probe settings shared by `audit` and `demo`.
@@ -257,6 +294,16 @@ fn parse_fail_on(text: &str) -> Result<Verdict, String> {
         "suspicious" => Ok(Verdict::Suspicious),
         "dead" => Ok(Verdict::Dead),
         _ => Err(format!("{text:?}: expected dangerous, suspicious or dead")),
+    }
+}
+
+/// Parses `--keep`.
+fn parse_keep(text: &str) -> Result<Verdict, String> {
+    match text {
+        "trusted" => Ok(Verdict::Trusted),
+        "ok" => Ok(Verdict::Ok),
+        "suspicious" => Ok(Verdict::Suspicious),
+        _ => Err(format!("{text:?}: expected trusted, ok or suspicious")),
     }
 }
 

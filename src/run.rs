@@ -5,15 +5,17 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
 
 use crate::cli::{
     AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs, ProbeArgs,
+    ReportArgs, RescoreArgs,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -22,6 +24,7 @@ use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
+use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::interception::InterceptionCas;
 use crate::rules::scoring::{Scoring, Verdict};
@@ -33,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Audit(args) => audit(args).await,
         Command::Lab(args) => lab(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Rescore(args) => rescore(&args),
     }
 }
 
@@ -78,45 +82,148 @@ fn interrupt_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
 /// `proxy-audit audit`.
 async fn audit(args: AuditArgs) -> Result<Exit> {
     let interrupt = interrupt_signal();
-    let profile = match &args.profile {
-        Some(path) => Profile::load(path)?,
-        None => Profile::internet()?,
+    let (profile, profile_digest) = match &args.profile {
+        Some(path) => {
+            let digest = sha256_file(path)?;
+            (Profile::load(path)?, digest)
+        }
+        None => (
+            Profile::internet()?,
+            sha256_hex(crate::config::INTERNET_PROFILE.as_bytes()),
+        ),
     };
+    let rules = Rules::load(args.report.rules.as_deref())?;
+    let mut targets = open_targets(&args.report)?;
     let inventory = read_inputs(&args.input).await?;
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if to_terminal {
-        AuditFormat::Table
-    } else {
-        AuditFormat::Json
-    });
     let options = audit_options(&args.probe, args.allow_private);
-    let mut out = open_output(args.output.as_deref())?;
-    let rules = Rules::load(args.rules.as_deref())?;
-    let (interrupted, report) = audit_inventory(
+    let started = now_rfc3339();
+    let (interrupted, mut report) = audit_inventory(
         &inventory,
         profile,
         options,
-        (format, args.probe.quiet),
-        &mut out,
+        args.probe.quiet,
+        &mut targets,
         interrupt,
         &rules,
     )
     .await?;
-    let gate_reached = args.fail_on.is_some_and(|gate| {
-        report
-            .entries
-            .iter()
-            .any(|entry| reaches(entry.scored.verdict, gate))
-    });
+    report.vantage.clone_from(&args.vantage);
+    report.started = started;
+    report.finished = now_rfc3339();
+    report.profile_digest = profile_digest;
+    write_targets(&report, &mut targets)?;
+    let gate = finish_report(&report, &args.report)?;
     if interrupted {
         Ok(Exit::Interrupted)
-    } else if gate_reached {
+    } else if gate {
         Ok(Exit::Rejected)
     } else if inventory.failed_inputs().next().is_some() {
         Ok(Exit::InputError)
     } else {
         Ok(Exit::Success)
     }
+}
+
+/// `proxy-audit rescore`: the saved observations judged again.
+fn rescore(args: &RescoreArgs) -> Result<Exit> {
+    let text = std::fs::read(&args.report)
+        .with_context(|| format!("cannot read {}", args.report.display()))?;
+    let mut report: AuditReport = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not an audit JSON report", args.report.display()))?;
+    let rules = Rules::load(args.output.rules.as_deref())?;
+    report.rescore(&rules.scoring, &rules.digest);
+    let mut targets = open_targets(&args.output)?;
+    write_targets(&report, &mut targets)?;
+    Ok(if finish_report(&report, &args.output)? {
+        Exit::Rejected
+    } else {
+        Exit::Success
+    })
+}
+
+/// Writes the cleaned list if asked and tells whether `--fail-on` was reached.
+fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
+    if let Some(path) = &args.clean {
+        let mut list = Vec::new();
+        clean::write(report, args.keep, &mut list)?;
+        write_file(path, &list)?;
+    }
+    Ok(args.fail_on.is_some_and(|gate| {
+        report
+            .entries
+            .iter()
+            .any(|entry| reaches(entry.scored.verdict, gate))
+    }))
+}
+
+/// One report to write: its format and where.
+struct Target {
+    /// Format.
+    format: AuditFormat,
+    /// Destination (a file or standard output).
+    out: Box<dyn Write>,
+}
+
+/// Pairs `--format`s with `-o`s; formats without a file go to standard output (one only).
+fn open_targets(args: &ReportArgs) -> Result<Vec<Target>> {
+    if args.output.len() > args.format.len().max(1) {
+        bail!("more -o files than --format values: give a --format for each -o");
+    }
+    let default = if args.output.is_empty() && io::stdout().is_terminal() {
+        AuditFormat::Table
+    } else {
+        AuditFormat::Json
+    };
+    let formats = if args.format.is_empty() {
+        vec![default]
+    } else {
+        args.format.clone()
+    };
+    if formats.len() > args.output.len() + 1 {
+        bail!("only one --format can go to standard output: add -o FILE for the others");
+    }
+    formats
+        .iter()
+        .enumerate()
+        .map(|(index, &format)| {
+            Ok(Target {
+                format,
+                out: open_output(args.output.get(index).map(PathBuf::as_path))?,
+            })
+        })
+        .collect()
+}
+
+/// Writes the finished report to every target (NDJSON targets already have their entries).
+fn write_targets(report: &AuditReport, targets: &mut [Target]) -> Result<()> {
+    for target in targets {
+        let out = &mut target.out;
+        match target.format {
+            AuditFormat::Table => audit_report::write_table(report, out)?,
+            AuditFormat::Json => audit_report::write_json(report, out)?,
+            AuditFormat::Ndjson => audit_report::write_ndjson_tail(report, out)?,
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Now, RFC 3339 in UTC.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Lower-case hex SHA-256.
+fn sha256_hex(bytes: &[u8]) -> String {
+    crate::config::to_hex(&Sha256::digest(bytes))
+}
+
+/// SHA-256 of a file's bytes.
+fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(sha256_hex(&bytes))
 }
 
 /// `proxy-audit lab`.
@@ -165,18 +272,23 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
         );
     }
     let options = audit_options(&args.probe, true);
-    let mut out = open_output(None)?;
     let rules = Rules::load(None)?;
-    let (interrupted, _) = audit_inventory(
+    let mut targets = vec![Target {
+        format: args.format,
+        out: open_output(None)?,
+    }];
+    let (interrupted, report) = audit_inventory(
         &inventory,
         profile,
         options,
-        (args.format, args.probe.quiet),
-        &mut out,
+        args.probe.quiet,
+        &mut targets,
         interrupt,
         &rules,
     )
     .await?;
+    write_targets(&report, &mut targets)?;
+    let mut out = open_output(None)?;
     if args.format == AuditFormat::Table {
         writeln!(out, "\nWhat each lab proxy does:")?;
         for proxy in lab.proxies() {
@@ -203,6 +315,8 @@ struct Rules {
     interception: InterceptionCas,
     /// Weights and thresholds.
     scoring: Scoring,
+    /// SHA-256 over the rule files' texts, for the report.
+    digest: String,
 }
 
 impl Rules {
@@ -212,14 +326,29 @@ impl Rules {
             None => Self {
                 interception: InterceptionCas::built_in()?,
                 scoring: Scoring::built_in()?,
+                digest: sha256_hex(
+                    [
+                        crate::rules::scoring::BUILT_IN,
+                        crate::rules::interception::BUILT_IN,
+                    ]
+                    .concat()
+                    .as_bytes(),
+                ),
             },
             Some(dir) => {
                 let scoring_path = dir.join("scoring.toml");
+                let cas_path = dir.join("interception-cas.toml");
                 let text = std::fs::read_to_string(&scoring_path)
                     .with_context(|| format!("cannot read {}", scoring_path.display()))?;
+                let cas = std::fs::read_to_string(&cas_path)
+                    .with_context(|| format!("cannot read {}", cas_path.display()))?;
                 Self {
-                    interception: InterceptionCas::load(&dir.join("interception-cas.toml"))?,
+                    interception: InterceptionCas::from_toml(
+                        &cas,
+                        &cas_path.display().to_string(),
+                    )?,
                     scoring: Scoring::from_toml(&text, &scoring_path.display().to_string())?,
+                    digest: sha256_hex([text, cas].concat().as_bytes()),
                 }
             }
         })
@@ -261,8 +390,8 @@ async fn audit_inventory(
     inventory: &Inventory,
     profile: Profile,
     options: AuditOptions,
-    (format, quiet): (AuditFormat, bool),
-    out: &mut dyn Write,
+    quiet: bool,
+    targets: &mut [Target],
     interrupt: impl Future<Output = ()>,
     rules: &Rules,
 ) -> Result<(bool, AuditReport)> {
@@ -282,11 +411,16 @@ async fn audit_inventory(
         flagged += u64::from(is_flagged(&result));
         progress.inc(1);
         progress.set_message(format!("{alive} alive, {flagged} flagged"));
-        if format == AuditFormat::Ndjson && write_error.is_none() {
-            if let Some(entry) = inventory.entries.get(index) {
-                let line = audit_report::audited(entry, result.clone(), scoring);
-                if let Err(error) = audit_report::write_ndjson_entry(&line, out) {
-                    write_error = Some(error);
+        let streaming = targets
+            .iter_mut()
+            .filter(|t| t.format == AuditFormat::Ndjson);
+        if let Some(entry) = inventory.entries.get(index) {
+            let mut line = None;
+            for target in streaming {
+                let line = line
+                    .get_or_insert_with(|| audit_report::audited(entry, result.clone(), scoring));
+                if let Err(error) = audit_report::write_ndjson_entry(line, &mut target.out) {
+                    write_error.get_or_insert(error);
                 }
             }
         }
@@ -303,7 +437,7 @@ async fn audit_inventory(
         .into_iter()
         .map(|result| result.unwrap_or_else(|| ProbeResult::not_audited("no result")))
         .collect();
-    let report = AuditReport::new(
+    let mut report = AuditReport::new(
         inventory,
         results,
         scoring,
@@ -311,12 +445,7 @@ async fn audit_inventory(
         checks,
         interrupted,
     );
-    match format {
-        AuditFormat::Table => audit_report::write_table(&report, out)?,
-        AuditFormat::Json => audit_report::write_json(&report, out)?,
-        AuditFormat::Ndjson => audit_report::write_ndjson_tail(&report, out)?,
-    }
-    out.flush()?;
+    report.rules_digest.clone_from(&rules.digest);
     Ok((interrupted, report))
 }
 

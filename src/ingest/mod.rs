@@ -19,6 +19,7 @@ pub mod text;
 
 use std::fmt;
 use std::io::{self, BufRead};
+use std::ops::Range;
 use std::str::FromStr;
 use std::sync::{Arc, mpsc};
 
@@ -108,6 +109,9 @@ pub struct Entry {
     pub source: Source,
     /// Every later place the same proxy was seen, in input order.
     pub duplicates: Vec<Source>,
+    /// The text as first written, when it was one line (a link or a bare form); the
+    /// cleaned list gives it back unchanged, so a `t.me` link stays a `t.me` link.
+    pub as_written: Option<Box<str>>,
 }
 
 /// Something that looked like a proxy but could not be read as one.
@@ -254,15 +258,16 @@ impl Collector {
         // records. Items cross in batches so the hand-over costs little per item.
         let recorder_side = &mut *self;
         let result = std::thread::scope(|scope| {
-            let (sender, receiver) = mpsc::sync_channel::<Vec<Found>>(BATCHES_IN_FLIGHT);
+            let (sender, receiver) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
             // Emptied batches go back to the parser: reusing them saves allocating (and
             // page-faulting in) a fresh batch every 4096 items.
-            let (recycle, recycled) = mpsc::channel::<Vec<Found>>();
+            let (recycle, recycled) = mpsc::channel::<Batch>();
             let recorder = scope.spawn(move || {
                 for mut batch in receiver {
-                    for found in batch.drain(..) {
-                        recorder_side.record(found);
+                    for found in batch.items.drain(..) {
+                        recorder_side.record(found, &batch.text);
                     }
+                    batch.text.clear();
                     let _ = recycle.send(batch);
                 }
             });
@@ -321,34 +326,48 @@ const BATCHES_IN_FLIGHT: usize = 4;
 
 /// One thing a parser reported, on its way to the recorder.
 enum Found {
-    /// A proxy-looking item; `text` is kept only for rejections.
-    Item(Location, String, Result<ProxySpec, SpecError>),
+    /// A proxy-looking item; its text is `range` in the batch's text buffer (empty unless
+    /// the recorder may need it).
+    Item(Location, Range<usize>, Result<ProxySpec, SpecError>),
     /// A line or value with nothing proxy-like.
     Ignored,
+}
+
+/// Items on their way to the recorder, with the text they refer to in one buffer (one
+/// allocation per batch instead of one per item, on the busier parsing thread).
+#[derive(Default)]
+struct Batch {
+    /// The items, in input order.
+    items: Vec<Found>,
+    /// Their texts, back to back.
+    text: String,
 }
 
 /// The parsing side of the pipeline: collects items into batches for the recorder.
 struct Batcher {
     /// Items not yet sent.
-    batch: Vec<Found>,
+    batch: Batch,
     /// Where full batches go.
-    sender: mpsc::SyncSender<Vec<Found>>,
+    sender: mpsc::SyncSender<Batch>,
     /// Empty batches coming back from the recorder.
-    recycled: mpsc::Receiver<Vec<Found>>,
+    recycled: mpsc::Receiver<Batch>,
 }
 
 impl Batcher {
-    fn new(sender: mpsc::SyncSender<Vec<Found>>, recycled: mpsc::Receiver<Vec<Found>>) -> Self {
+    fn new(sender: mpsc::SyncSender<Batch>, recycled: mpsc::Receiver<Batch>) -> Self {
         Self {
-            batch: Vec::with_capacity(BATCH_LEN),
+            batch: Batch {
+                items: Vec::with_capacity(BATCH_LEN),
+                text: String::new(),
+            },
             sender,
             recycled,
         }
     }
 
     fn push(&mut self, found: Found) {
-        self.batch.push(found);
-        if self.batch.len() >= BATCH_LEN {
+        self.batch.items.push(found);
+        if self.batch.items.len() >= BATCH_LEN {
             self.flush();
         }
     }
@@ -356,11 +375,11 @@ impl Batcher {
     /// Sends what is batched. The recorder only stops early by panicking, which `join`
     /// re-raises, so a failed send needs no handling here.
     fn flush(&mut self) {
-        if !self.batch.is_empty() {
-            let empty = self
-                .recycled
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH_LEN));
+        if !self.batch.items.is_empty() {
+            let empty = self.recycled.try_recv().unwrap_or_else(|_| Batch {
+                items: Vec::with_capacity(BATCH_LEN),
+                text: String::new(),
+            });
             let batch = std::mem::replace(&mut self.batch, empty);
             let _ = self.sender.send(batch);
         }
@@ -369,12 +388,14 @@ impl Batcher {
 
 impl ItemSink for Batcher {
     fn item(&mut self, location: Location, text: &str, outcome: Result<ProxySpec, SpecError>) {
-        let text = if outcome.is_err() {
-            text.to_owned()
-        } else {
-            String::new()
-        };
-        self.push(Found::Item(location, text, outcome));
+        // Kept for rejections (shown with the reason) and for single-line proxies (the
+        // cleaned list gives them back exactly as the user wrote them).
+        let start = self.batch.text.len();
+        if outcome.is_err() || matches!(location, Location::Line(_)) {
+            self.batch.text.push_str(text);
+        }
+        let range = start..self.batch.text.len();
+        self.push(Found::Item(location, range, outcome));
     }
 
     fn ignored(&mut self) {
@@ -384,9 +405,11 @@ impl ItemSink for Batcher {
 
 impl Collector {
     /// Records one item: rejected, duplicate, or a new entry.
-    fn record(&mut self, found: Found) {
+    fn record(&mut self, found: Found, texts: &str) {
         let (location, text, outcome) = match found {
-            Found::Item(location, text, outcome) => (location, text, outcome),
+            Found::Item(location, range, outcome) => {
+                (location, texts.get(range).unwrap_or_default(), outcome)
+            }
             Found::Ignored => {
                 self.counts.ignored += 1;
                 return;
@@ -402,7 +425,7 @@ impl Collector {
                 self.counts.rejected += 1;
                 self.inventory.rejected.push(Rejected {
                     source,
-                    text,
+                    text: text.to_owned(),
                     reason,
                 });
                 return;
@@ -428,6 +451,7 @@ impl Collector {
                     spec,
                     source,
                     duplicates: Vec::new(),
+                    as_written: (!text.is_empty()).then(|| text.into()),
                 });
             }
         }

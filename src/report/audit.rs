@@ -111,8 +111,26 @@ pub fn is_flagged(result: &ProbeResult) -> bool {
 pub struct AuditReport {
     /// Layout version.
     pub schema_version: u32,
+    /// `proxy-audit <version>` that probed.
+    #[serde(default)]
+    pub tool: String,
+    /// Where the audit ran from (`--vantage`), for merging reports from several places.
+    #[serde(default)]
+    pub vantage: Option<String>,
+    /// When probing started and finished (RFC 3339, UTC).
+    #[serde(default)]
+    pub started: String,
+    /// See `started`.
+    #[serde(default)]
+    pub finished: String,
     /// Name of the profile the checks pointed at.
     pub profile: String,
+    /// SHA-256 of the profile text (and the files it names).
+    #[serde(default)]
+    pub profile_digest: String,
+    /// SHA-256 of the rules the verdicts came from.
+    #[serde(default)]
+    pub rules_digest: String,
     /// Checks that ran.
     pub checks: Vec<Check>,
     /// True when the run was stopped (Ctrl-C) before every entry finished.
@@ -128,6 +146,21 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// Scores every entry again with `scoring` (e.g. other rules), recounting the summary.
+    pub fn rescore(&mut self, scoring: &Scoring, rules_digest: &str) {
+        let mut summary = AuditSummary {
+            parse: self.summary.parse.clone(),
+            verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
+            ..AuditSummary::default()
+        };
+        for entry in &mut self.entries {
+            entry.scored = scoring.score(&entry.result);
+            summary.add(&entry.result, entry.scored.verdict);
+        }
+        self.summary = summary;
+        rules_digest.clone_into(&mut self.rules_digest);
+    }
+
     /// The report for an inventory and one result per entry (same order).
     pub fn new(
         inventory: &Inventory,
@@ -154,7 +187,13 @@ impl AuditReport {
             .collect();
         Self {
             schema_version: SCHEMA_VERSION,
+            tool: format!("proxy-audit {}", env!("CARGO_PKG_VERSION")),
+            vantage: None,
+            started: String::new(),
+            finished: String::new(),
             profile: profile.to_owned(),
+            profile_digest: String::new(),
+            rules_digest: String::new(),
             checks,
             interrupted,
             summary,

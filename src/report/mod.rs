@@ -3,6 +3,7 @@
 //! Reports never touch the network or the parsers: they render an [`Inventory`].
 
 pub mod audit;
+pub mod clean;
 pub mod json;
 pub mod links;
 pub mod redact;

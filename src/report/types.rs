@@ -110,6 +110,9 @@ pub struct EntryOut {
     pub source: Source,
     /// Where seen again.
     pub duplicates: Vec<Source>,
+    /// The text as first written, when it was one line (the cleaned list reuses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_written: Option<String>,
 }
 
 /// One refused item.
@@ -145,6 +148,7 @@ impl From<&Entry> for EntryOut {
             link: spec.to_link(),
             source: entry.source.clone(),
             duplicates: entry.duplicates.clone(),
+            as_written: entry.as_written.as_deref().map(str::to_owned),
         }
     }
 }

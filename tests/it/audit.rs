@@ -459,3 +459,159 @@ fn fail_on_gates_the_exit_status() {
     assert_eq!(audit(&[]).status.code(), Some(0));
     assert_eq!(audit(&["--fail-on", "ok"]).status.code(), Some(2));
 }
+
+/// Several reports in one run, the cleaned list in the user's own link forms, and rescoring
+/// the saved observations offline (byte-identical twice; other rules, other verdicts).
+#[test]
+fn reports_cleaned_list_and_rescore() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let mut lab = binary()
+        .args([
+            "lab",
+            "--list-out",
+            &path("lab.txt"),
+            "--profile-out",
+            &path("lab.toml"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut announcement = String::new();
+    std::io::BufReader::new(lab.stderr.take().unwrap())
+        .read_line(&mut announcement)
+        .unwrap();
+    // The user shared the MTProto proxies as t.me links.
+    let list = std::fs::read_to_string(path("lab.txt"))
+        .unwrap()
+        .replace("tg://proxy?", "https://t.me/proxy?");
+    std::fs::write(path("mine.txt"), &list).unwrap();
+    let output = run(
+        &[
+            "audit",
+            &path("mine.txt"),
+            "--profile",
+            &path("lab.toml"),
+            "--allow-private",
+            "--checks",
+            "liveness,credentials",
+            "--timeout",
+            "1",
+            "--quiet",
+            "-f",
+            "json",
+            "-o",
+            &path("report.json"),
+            "-f",
+            "table",
+            "-o",
+            &path("report.txt"),
+            "--clean",
+            &path("clean.txt"),
+        ],
+        None,
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &lab.id().to_string()])
+        .status()
+        .unwrap();
+    lab.wait().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path("report.json")).unwrap()).unwrap();
+    assert!(
+        std::fs::read_to_string(path("report.txt"))
+            .unwrap()
+            .contains("Verdicts:")
+    );
+    assert!(report["rules_digest"].as_str().unwrap().len() == 64);
+    assert!(report["started"].as_str().unwrap().ends_with('Z'));
+
+    // The cleaned list: only ok entries, as written, in order, and it parses back.
+    let clean = std::fs::read_to_string(path("clean.txt")).unwrap();
+    let kept: Vec<&serde_json::Value> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verdict"] == "ok")
+        .collect();
+    assert_eq!(clean.lines().count(), kept.len(), "{clean}");
+    assert!(
+        clean.contains("https://t.me/proxy?"),
+        "t.me links must stay t.me: {clean}"
+    );
+    assert!(!clean.contains("tg://proxy?"), "{clean}");
+    for (line, entry) in clean.lines().zip(&kept) {
+        assert!(list.lines().any(|l| l == line), "not as written: {line}");
+        assert_eq!(entry["as_written"], line);
+    }
+    let reparsed = run(&["parse", "-", "--format", "json"], Some(&clean));
+    let reparsed = json_of(&reparsed);
+    let ids: Vec<&serde_json::Value> = reparsed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    let kept_ids: Vec<&serde_json::Value> = kept.iter().map(|e| &e["id"]).collect();
+    assert_eq!(ids, kept_ids);
+
+    // Rescore: the same observations give byte-identical output.
+    for name in ["a.json", "b.json"] {
+        let output = run(
+            &[
+                "rescore",
+                &path("report.json"),
+                "-f",
+                "json",
+                "-o",
+                &path(name),
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+    assert_eq!(
+        std::fs::read(path("a.json")).unwrap(),
+        std::fs::read(path("b.json")).unwrap()
+    );
+    // Stricter rules: an open proxy now costs 30 points and becomes suspicious.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    std::fs::copy(
+        root.join("interception-cas.toml"),
+        rules.join("interception-cas.toml"),
+    )
+    .unwrap();
+    let scoring = std::fs::read_to_string(root.join("scoring.toml"))
+        .unwrap()
+        .replace("open_proxy = 0", "open_proxy = 30");
+    std::fs::write(rules.join("scoring.toml"), scoring).unwrap();
+    let output = run(
+        &[
+            "rescore",
+            &path("report.json"),
+            "--rules",
+            rules.to_str().unwrap(),
+            "-f",
+            "json",
+            "--fail-on",
+            "suspicious",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let rescored = json_of(&output);
+    let before = report["summary"]["verdicts"]["suspicious"]
+        .as_u64()
+        .unwrap();
+    let after = rescored["summary"]["verdicts"]["suspicious"]
+        .as_u64()
+        .unwrap();
+    assert!(after > before, "{before} -> {after}");
+    assert_ne!(rescored["rules_digest"], report["rules_digest"]);
+}

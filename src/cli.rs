@@ -37,6 +37,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Score a saved JSON report again (other rules, other formats), without probing.
     Rescore(RescoreArgs),
+    /// Work with rule folders.
+    #[command(subcommand)]
+    Rules(RulesCommand),
 }
 
 /// Examples shown after `audit --help`.
@@ -156,6 +159,18 @@ pub struct ReportArgs {
     /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
     #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
     pub fail_on: Option<Verdict>,
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check every rule file in DIR (default: ./rules) and print every error with its file
+    /// and line; exit 2 when any is wrong.
+    Check {
+        /// The rules folder.
+        #[arg(value_name = "DIR", default_value = "rules")]
+        dir: PathBuf,
+    },
 }
 
 /// Arguments of `rescore`.

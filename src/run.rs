@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::{
     AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs, ProbeArgs,
-    ReportArgs, RescoreArgs,
+    ReportArgs, RescoreArgs, RulesCommand,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Lab(args) => lab(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Rescore(args) => rescore(&args),
+        Command::Rules(RulesCommand::Check { dir }) => Ok(check_rules(&dir)),
     }
 }
 
@@ -139,6 +140,63 @@ fn rescore(args: &RescoreArgs) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// `proxy-audit rules check DIR`: every rule file and profile, every error printed.
+fn check_rules(dir: &Path) -> Exit {
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    let mut check = |name: &str, result: Result<(), String>| {
+        checked += 1;
+        if let Err(error) = result {
+            errors.push(format!("{name}: {error}"));
+        }
+    };
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+    };
+    let origin = |name: &str| dir.join(name).display().to_string();
+    check(
+        "scoring.toml",
+        read("scoring.toml").and_then(|text| {
+            Scoring::from_toml(&text, &origin("scoring.toml"))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    );
+    check(
+        "interception-cas.toml",
+        read("interception-cas.toml").and_then(|text| {
+            InterceptionCas::from_toml(&text, &origin("interception-cas.toml"))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    );
+    if let Ok(profiles) = std::fs::read_dir(dir.join("profiles")) {
+        let mut paths: Vec<PathBuf> = profiles
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.display().to_string();
+            check(
+                &name,
+                Profile::load(&path).map(drop).map_err(|e| e.to_string()),
+            );
+        }
+    }
+    for error in &errors {
+        eprintln!("{error}");
+    }
+    if errors.is_empty() {
+        println!("{checked} rule files in {} are valid", dir.display());
+        Exit::Success
+    } else {
+        eprintln!("{} of {checked} rule files have errors", errors.len());
+        Exit::InputError
+    }
 }
 
 /// Writes the cleaned list if asked and tells whether `--fail-on` was reached.

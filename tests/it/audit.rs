@@ -615,3 +615,32 @@ fn reports_cleaned_list_and_rescore() {
     assert!(after > before, "{before} -> {after}");
     assert_ne!(rescored["rules_digest"], report["rules_digest"]);
 }
+
+/// docs/report-schema.md lists every key a real report has (and no stale ones).
+#[test]
+fn report_schema_doc_matches_a_real_report() {
+    let output = run(
+        &["demo", "--format", "json", "--timeout", "1", "--quiet"],
+        None,
+    );
+    let report = json_of(&output);
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.md"),
+    )
+    .unwrap();
+    let documented = |key: &str| doc.contains(&format!("`{key}`"));
+    for key in report.as_object().unwrap().keys() {
+        assert!(documented(key), "top-level key {key} is not documented");
+    }
+    for key in report["summary"].as_object().unwrap().keys() {
+        assert!(documented(key), "summary key {key} is not documented");
+    }
+    for entry in report["entries"].as_array().unwrap() {
+        for key in entry.as_object().unwrap().keys() {
+            assert!(documented(key), "entry key {key} is not documented");
+        }
+        for key in entry["observations"].as_object().unwrap().keys() {
+            assert!(documented(key), "observation {key} is not documented");
+        }
+    }
+}

@@ -37,6 +37,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Score a saved JSON report again (other rules, other formats), without probing.
     Rescore(RescoreArgs),
+    /// Merge JSON reports from several vantages into one (worst evidence wins; each
+    /// vantage's results are kept).
+    Merge(MergeArgs),
     /// Work with rule folders.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -159,6 +162,18 @@ pub struct ReportArgs {
     /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
     #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
     pub fail_on: Option<Verdict>,
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports written by `audit` (ideally with different `--vantage` names).
+    #[arg(value_name = "REPORT.json", required = true, num_args = 1..)]
+    pub reports: Vec<PathBuf>,
+
+    /// How to write the merged report.
+    #[command(flatten)]
+    pub output: ReportArgs,
 }
 
 /// `rules` subcommands.

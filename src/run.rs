@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{
-    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, ParseArgs, ProbeArgs,
-    ReportArgs, RescoreArgs, RulesCommand,
+    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, MergeArgs, ParseArgs,
+    ProbeArgs, ReportArgs, RescoreArgs, RulesCommand,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Lab(args) => lab(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Rescore(args) => rescore(&args),
+        Command::Merge(args) => merge(&args),
         Command::Rules(RulesCommand::Check { dir }) => Ok(check_rules(&dir)),
     }
 }
@@ -125,12 +126,34 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
     }
 }
 
+/// Reads a saved JSON audit report.
+fn read_report(path: &Path) -> Result<AuditReport> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not an audit JSON report", path.display()))
+}
+
+/// `proxy-audit merge`: reports from several vantages as one.
+fn merge(args: &MergeArgs) -> Result<Exit> {
+    let reports = args
+        .reports
+        .iter()
+        .map(|path| Ok((path.display().to_string(), read_report(path)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let rules = Rules::load(args.output.rules.as_deref())?;
+    let report = AuditReport::merge(reports, &rules.scoring, &rules.digest);
+    let mut targets = open_targets(&args.output)?;
+    write_targets(&report, &mut targets)?;
+    Ok(if finish_report(&report, &args.output)? {
+        Exit::Rejected
+    } else {
+        Exit::Success
+    })
+}
+
 /// `proxy-audit rescore`: the saved observations judged again.
 fn rescore(args: &RescoreArgs) -> Result<Exit> {
-    let text = std::fs::read(&args.report)
-        .with_context(|| format!("cannot read {}", args.report.display()))?;
-    let mut report: AuditReport = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not an audit JSON report", args.report.display()))?;
+    let mut report = read_report(&args.report)?;
     let rules = Rules::load(args.output.rules.as_deref())?;
     report.rescore(&rules.scoring, &rules.digest);
     let mut targets = open_targets(&args.output)?;

@@ -58,6 +58,19 @@ pub struct AuditedEntry {
     /// Score, verdict and why.
     #[serde(flatten)]
     pub scored: Scored,
+    /// In a merged report: what each vantage saw of this entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageResult>,
+}
+
+/// One vantage's view of an entry in a merged report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageResult {
+    /// The vantage name (or the report's file name when it had none).
+    pub vantage: String,
+    /// What the probe found from there.
+    #[serde(flatten)]
+    pub result: ProbeResult,
 }
 
 /// Totals of an audit.
@@ -146,6 +159,79 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// Merges reports from several vantages into one. Entries are matched by id, in the
+    /// order first seen. The merged result takes the worst evidence: every finding any
+    /// vantage saw (one per code, the first seen), `alive` if any vantage reached the
+    /// proxy, the lowest latency; each vantage's own result is kept under `vantages`. The
+    /// verdicts are then scored again with `scoring`.
+    pub fn merge(reports: Vec<(String, Self)>, scoring: &Scoring, rules_digest: &str) -> Self {
+        let mut merged: Vec<AuditedEntry> = Vec::new();
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut parse = Summary::default();
+        let mut inputs = Vec::new();
+        let mut rejected = Vec::new();
+        let mut names = Vec::new();
+        let mut checks: Vec<Check> = Vec::new();
+        let mut interrupted = false;
+        for (name, report) in reports {
+            let vantage = report.vantage.clone().unwrap_or(name);
+            names.push(vantage.clone());
+            parse.inputs += report.summary.parse.inputs;
+            parse.rejected += report.summary.parse.rejected;
+            parse.ignored += report.summary.parse.ignored;
+            inputs.extend(report.inputs);
+            rejected.extend(report.rejected);
+            interrupted |= report.interrupted;
+            for check in report.checks {
+                if !checks.contains(&check) {
+                    checks.push(check);
+                }
+            }
+            for entry in report.entries {
+                let seen = VantageResult {
+                    vantage: vantage.clone(),
+                    result: entry.result.clone(),
+                };
+                match index.get(&entry.entry.id).and_then(|&i| merged.get_mut(i)) {
+                    Some(existing) => {
+                        combine(&mut existing.result, &entry.result);
+                        existing.vantages.push(seen);
+                    }
+                    None => {
+                        index.insert(entry.entry.id.clone(), merged.len());
+                        merged.push(AuditedEntry {
+                            vantages: vec![seen],
+                            ..entry
+                        });
+                    }
+                }
+            }
+        }
+        checks.sort();
+        parse.entries = merged.len() as u64;
+        let mut report = Self {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("proxy-audit {}", env!("CARGO_PKG_VERSION")),
+            vantage: Some(names.join("+")),
+            started: String::new(),
+            finished: String::new(),
+            profile: String::new(),
+            profile_digest: String::new(),
+            rules_digest: String::new(),
+            checks,
+            interrupted,
+            summary: AuditSummary {
+                parse,
+                ..AuditSummary::default()
+            },
+            inputs,
+            entries: merged,
+            rejected,
+        };
+        report.rescore(scoring, rules_digest);
+        report
+    }
+
     /// Scores every entry again with `scoring` (e.g. other rules), recounting the summary.
     pub fn rescore(&mut self, scoring: &Scoring, rules_digest: &str) {
         let mut summary = AuditSummary {
@@ -204,12 +290,44 @@ impl AuditReport {
     }
 }
 
+/// Folds another vantage's result into `into`: the worst evidence wins.
+fn combine(into: &mut ProbeResult, other: &ProbeResult) {
+    for finding in &other.findings {
+        if !into.findings.iter().any(|f| f.code == finding.code) {
+            into.findings.push(finding.clone());
+        }
+    }
+    let rank = |status: Status| match status {
+        Status::Alive => 0,
+        Status::Dead => 1,
+        Status::Refused => 2,
+        Status::NotAudited => 3,
+    };
+    if rank(other.status) < rank(into.status) {
+        into.status = other.status;
+    }
+    into.latency_ms = match (into.latency_ms, other.latency_ms) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if into.status == Status::Alive {
+        // A vantage that could not reach it does not make a working proxy dead.
+        into.findings.retain(|f| {
+            !matches!(
+                f.code,
+                crate::probe::Code::Unreachable | crate::probe::Code::HandshakeFailed
+            )
+        });
+    }
+}
+
 /// An entry with its result, scored.
 pub fn audited(entry: &Entry, result: ProbeResult, scoring: &Scoring) -> AuditedEntry {
     AuditedEntry {
         entry: EntryOut::from(entry),
         scored: scoring.score(&result),
         result,
+        vantages: Vec::new(),
     }
 }
 

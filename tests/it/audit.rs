@@ -614,6 +614,44 @@ fn reports_cleaned_list_and_rescore() {
         .unwrap();
     assert!(after > before, "{before} -> {after}");
     assert_ne!(rescored["rules_digest"], report["rules_digest"]);
+
+    // Merge: a second vantage saw the first ok entry tamper with content.
+    let mut other = report.clone();
+    other["vantage"] = "second".into();
+    let first_ok = other["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["verdict"] == "ok")
+        .unwrap();
+    other["entries"][first_ok]["findings"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            serde_json::json!({"code": "content_tampered", "severity": "critical",
+                                  "check": "content", "evidence": {"canary": "x"}}),
+        );
+    std::fs::write(path("other.json"), other.to_string()).unwrap();
+    let output = run(
+        &[
+            "merge",
+            &path("report.json"),
+            &path("other.json"),
+            "-f",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let merged = json_of(&output);
+    assert_eq!(
+        merged["entries"].as_array().unwrap().len(),
+        report["entries"].as_array().unwrap().len()
+    );
+    let entry = &merged["entries"][first_ok];
+    assert_eq!(entry["verdict"], "dangerous", "{entry}");
+    assert_eq!(entry["vantages"].as_array().unwrap().len(), 2);
+    assert_eq!(entry["vantages"][1]["vantage"], "second");
 }
 
 /// docs/report-schema.md lists every key a real report has (and no stale ones).

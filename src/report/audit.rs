@@ -192,18 +192,16 @@ impl AuditReport {
                     vantage: vantage.clone(),
                     result: entry.result.clone(),
                 };
-                match index.get(&entry.entry.id).and_then(|&i| merged.get_mut(i)) {
-                    Some(existing) => {
-                        combine(&mut existing.result, &entry.result);
-                        existing.vantages.push(seen);
-                    }
-                    None => {
-                        index.insert(entry.entry.id.clone(), merged.len());
-                        merged.push(AuditedEntry {
-                            vantages: vec![seen],
-                            ..entry
-                        });
-                    }
+                if let Some(existing) = index.get(&entry.entry.id).and_then(|&i| merged.get_mut(i))
+                {
+                    combine(&mut existing.result, &entry.result);
+                    existing.vantages.push(seen);
+                } else {
+                    index.insert(entry.entry.id.clone(), merged.len());
+                    merged.push(AuditedEntry {
+                        vantages: vec![seen],
+                        ..entry
+                    });
                 }
             }
         }

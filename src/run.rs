@@ -241,6 +241,8 @@ fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
 struct Target {
     /// Format.
     format: AuditFormat,
+    /// Colour the table: standard output is a terminal and `NO_COLOR` is not set.
+    colour: bool,
     /// Destination (a file or standard output).
     out: Box<dyn Write>,
 }
@@ -267,9 +269,11 @@ fn open_targets(args: &ReportArgs) -> Result<Vec<Target>> {
         .iter()
         .enumerate()
         .map(|(index, &format)| {
+            let file = args.output.get(index).map(PathBuf::as_path);
             Ok(Target {
                 format,
-                out: open_output(args.output.get(index).map(PathBuf::as_path))?,
+                colour: file.is_none() && wants_colour(),
+                out: open_output(file)?,
             })
         })
         .collect()
@@ -280,13 +284,18 @@ fn write_targets(report: &AuditReport, targets: &mut [Target]) -> Result<()> {
     for target in targets {
         let out = &mut target.out;
         match target.format {
-            AuditFormat::Table => audit_report::write_table(report, out)?,
+            AuditFormat::Table => audit_report::write_table(report, target.colour, out)?,
             AuditFormat::Json => audit_report::write_json(report, out)?,
             AuditFormat::Ndjson => audit_report::write_ndjson_tail(report, out)?,
         }
         out.flush()?;
     }
     Ok(())
+}
+
+/// Colour on standard output: a terminal, and `NO_COLOR` unset (no-color.org).
+fn wants_colour() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Now, RFC 3339 in UTC.
@@ -356,6 +365,7 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
     let rules = Rules::load(None)?;
     let mut targets = vec![Target {
         format: args.format,
+        colour: wants_colour(),
         out: open_output(None)?,
     }];
     let (interrupted, report) = audit_inventory(

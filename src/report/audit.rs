@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 use serde::{Deserialize, Serialize};
 
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
@@ -359,8 +359,13 @@ pub fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io::Resul
 }
 
 /// Writes the human table: one row per entry (credentials redacted), findings below.
-pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_table(report: &AuditReport, colour: bool, out: &mut dyn Write) -> io::Result<()> {
     let mut table = Table::new();
+    if colour {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::DynamicFullWidth)
@@ -383,21 +388,23 @@ pub fn write_table(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> 
             .map(|finding| format!("{} ({})", finding.code, severity_name(finding.severity)))
             .collect::<Vec<_>>()
             .join("\n");
-        table.add_row([
-            audited.scored.verdict.to_string(),
-            audited
-                .scored
-                .score
-                .map(|score| score.to_string())
-                .unwrap_or_default(),
-            entry.kind.to_string(),
-            endpoint,
-            result
-                .latency_ms
-                .map(|ms| ms.to_string())
-                .unwrap_or_default(),
-            audited.scored.explanation.clone(),
-            findings,
+        let verdict = Cell::new(audited.scored.verdict);
+        let verdict = match audited.scored.verdict {
+            Verdict::Trusted | Verdict::Ok => verdict.fg(Color::Green),
+            Verdict::Suspicious => verdict.fg(Color::Yellow),
+            Verdict::Dangerous => verdict.fg(Color::Red).add_attribute(Attribute::Bold),
+            Verdict::Dead | Verdict::Refused | Verdict::NotAudited => verdict.fg(Color::DarkGrey),
+        };
+        let score = audited.scored.score.map(|s| s.to_string());
+        let latency = result.latency_ms.map(|ms| ms.to_string());
+        table.add_row(vec![
+            verdict,
+            Cell::new(score.unwrap_or_default()),
+            Cell::new(entry.kind),
+            Cell::new(endpoint),
+            Cell::new(latency.unwrap_or_default()),
+            Cell::new(&audited.scored.explanation),
+            Cell::new(findings),
         ]);
     }
     writeln!(out, "{table}")?;

@@ -682,3 +682,49 @@ fn report_schema_doc_matches_a_real_report() {
         }
     }
 }
+
+/// Snapshot of the demo's stable fields (ports, ids, times and latencies vary). Set
+/// `UPDATE_SNAPSHOTS=1` to rewrite `tests/snapshots/demo.txt` after an intended change.
+#[test]
+fn demo_snapshot_of_stable_fields() {
+    let json = json_of(&run(
+        &["demo", "--format", "json", "--timeout", "1", "--quiet"],
+        None,
+    ));
+    let mut lines = Vec::new();
+    for entry in json["entries"].as_array().unwrap() {
+        let mut codes: Vec<&str> = entry["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        codes.sort_unstable();
+        lines.push(format!(
+            "{} {} {} {} score={} telegram={} [{}] {}",
+            entry["kind"].as_str().unwrap(),
+            entry["secret_mode"].as_str().unwrap_or("-"),
+            entry["status"].as_str().unwrap(),
+            entry["verdict"].as_str().unwrap(),
+            entry["score"],
+            entry["observations"]["telegram"]["authentic"],
+            codes.join(","),
+            entry["explanation"].as_str().unwrap(),
+        ));
+    }
+    lines.push(format!("verdicts {}", json["summary"]["verdicts"]));
+    let table = run(&["demo", "--timeout", "1", "--quiet"], None);
+    let table = String::from_utf8(table.stdout).unwrap();
+    let verdict_line = table.lines().find(|l| l.starts_with("Verdicts:")).unwrap();
+    lines.push(verdict_line.to_owned());
+    let actual = lines.join("\n") + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/demo.txt");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        actual, expected,
+        "demo output changed; UPDATE_SNAPSHOTS=1 to accept"
+    );
+}

@@ -277,6 +277,12 @@ pub enum AuditFormat {
     Json,
     /// One JSON line per entry as it finishes, then rejected items and a summary line.
     Ndjson,
+    /// CSV for spreadsheets (credentials redacted).
+    Csv,
+    /// A Markdown table for issue comments (credentials redacted).
+    Markdown,
+    /// One self-contained HTML page with charts, for people (credentials redacted).
+    Html,
 }
 
 /// What to read: shared by `parse` and `audit`.

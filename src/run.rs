@@ -26,8 +26,11 @@ use crate::probe::{Check, ProbeResult, Status};
 use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
+use crate::rules::blocklist::Blocklist;
 use crate::rules::interception::InterceptionCas;
+use crate::rules::judge::Judge;
 use crate::rules::scoring::{Scoring, Verdict};
+use crate::rules::trusted::TrustedList;
 
 /// Runs the command and returns the exit status.
 pub async fn run(cli: Cli) -> Result<Exit> {
@@ -141,7 +144,7 @@ fn merge(args: &MergeArgs) -> Result<Exit> {
         .map(|path| Ok((path.display().to_string(), read_report(path)?)))
         .collect::<Result<Vec<_>>>()?;
     let rules = Rules::load(args.output.rules.as_deref())?;
-    let report = AuditReport::merge(reports, &rules.scoring, &rules.digest);
+    let report = AuditReport::merge(reports, &rules.judge, &rules.digest);
     let mut targets = open_targets(&args.output)?;
     write_targets(&report, &mut targets)?;
     Ok(if finish_report(&report, &args.output)? {
@@ -155,7 +158,7 @@ fn merge(args: &MergeArgs) -> Result<Exit> {
 fn rescore(args: &RescoreArgs) -> Result<Exit> {
     let mut report = read_report(&args.report)?;
     let rules = Rules::load(args.output.rules.as_deref())?;
-    report.rescore(&rules.scoring, &rules.digest);
+    report.rescore(&rules.judge, &rules.digest);
     let mut targets = open_targets(&args.output)?;
     write_targets(&report, &mut targets)?;
     Ok(if finish_report(&report, &args.output)? {
@@ -192,6 +195,22 @@ fn check_rules(dir: &Path) -> Exit {
         "interception-cas.toml",
         read("interception-cas.toml").and_then(|text| {
             InterceptionCas::from_toml(&text, &origin("interception-cas.toml"))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    );
+    check(
+        "trusted.toml",
+        read("trusted.toml").and_then(|text| {
+            TrustedList::from_toml(&text, &origin("trusted.toml"))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    );
+    check(
+        "blocklist.toml",
+        read("blocklist.toml").and_then(|text| {
+            Blocklist::from_toml(&text, &origin("blocklist.toml"))
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
@@ -287,6 +306,9 @@ fn write_targets(report: &AuditReport, targets: &mut [Target]) -> Result<()> {
             AuditFormat::Table => audit_report::write_table(report, target.colour, out)?,
             AuditFormat::Json => audit_report::write_json(report, out)?,
             AuditFormat::Ndjson => audit_report::write_ndjson_tail(report, out)?,
+            AuditFormat::Csv => crate::report::csv_out::write_csv(report, out)?,
+            AuditFormat::Markdown => crate::report::markdown::write_markdown(report, out)?,
+            AuditFormat::Html => crate::report::html::write_html(report, out)?,
         }
         out.flush()?;
     }
@@ -404,8 +426,8 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
 struct Rules {
     /// Known interception CAs.
     interception: InterceptionCas,
-    /// Weights and thresholds.
-    scoring: Scoring,
+    /// Scoring and the curated lists.
+    judge: Judge,
     /// SHA-256 over the rule files' texts, for the report.
     digest: String,
 }
@@ -416,30 +438,41 @@ impl Rules {
         Ok(match dir {
             None => Self {
                 interception: InterceptionCas::built_in()?,
-                scoring: Scoring::built_in()?,
+                judge: Judge {
+                    scoring: Scoring::built_in()?,
+                    trusted: TrustedList::built_in()?,
+                    blocklist: Blocklist::built_in()?,
+                },
                 digest: sha256_hex(
                     [
                         crate::rules::scoring::BUILT_IN,
                         crate::rules::interception::BUILT_IN,
+                        crate::rules::trusted::BUILT_IN,
+                        crate::rules::blocklist::BUILT_IN,
                     ]
                     .concat()
                     .as_bytes(),
                 ),
             },
             Some(dir) => {
-                let scoring_path = dir.join("scoring.toml");
-                let cas_path = dir.join("interception-cas.toml");
-                let text = std::fs::read_to_string(&scoring_path)
-                    .with_context(|| format!("cannot read {}", scoring_path.display()))?;
-                let cas = std::fs::read_to_string(&cas_path)
-                    .with_context(|| format!("cannot read {}", cas_path.display()))?;
+                let read = |name: &str| {
+                    let path = dir.join(name);
+                    std::fs::read_to_string(&path)
+                        .map(|text| (text, path.display().to_string()))
+                        .with_context(|| format!("cannot read {}", path.display()))
+                };
+                let (scoring, scoring_at) = read("scoring.toml")?;
+                let (cas, cas_at) = read("interception-cas.toml")?;
+                let (trusted, trusted_at) = read("trusted.toml")?;
+                let (blocklist, blocklist_at) = read("blocklist.toml")?;
                 Self {
-                    interception: InterceptionCas::from_toml(
-                        &cas,
-                        &cas_path.display().to_string(),
-                    )?,
-                    scoring: Scoring::from_toml(&text, &scoring_path.display().to_string())?,
-                    digest: sha256_hex([text, cas].concat().as_bytes()),
+                    interception: InterceptionCas::from_toml(&cas, &cas_at)?,
+                    judge: Judge {
+                        scoring: Scoring::from_toml(&scoring, &scoring_at)?,
+                        trusted: TrustedList::from_toml(&trusted, &trusted_at)?,
+                        blocklist: Blocklist::from_toml(&blocklist, &blocklist_at)?,
+                    },
+                    digest: sha256_hex([scoring, cas, trusted, blocklist].concat().as_bytes()),
                 }
             }
         })
@@ -490,7 +523,7 @@ async fn audit_inventory(
     let profile_name = profile.name.clone();
     let checks: Vec<Check> = options.checks.iter().copied().collect();
     let interception = rules.interception.clone();
-    let scoring = &rules.scoring;
+    let judge = &rules.judge;
     let context = Arc::new(AuditContext::new(profile, interception, options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
@@ -508,8 +541,8 @@ async fn audit_inventory(
         if let Some(entry) = inventory.entries.get(index) {
             let mut line = None;
             for target in streaming {
-                let line = line
-                    .get_or_insert_with(|| audit_report::audited(entry, result.clone(), scoring));
+                let line =
+                    line.get_or_insert_with(|| audit_report::audited(entry, result.clone(), judge));
                 if let Err(error) = audit_report::write_ndjson_entry(line, &mut target.out) {
                     write_error.get_or_insert(error);
                 }
@@ -531,7 +564,7 @@ async fn audit_inventory(
     let mut report = AuditReport::new(
         inventory,
         results,
-        scoring,
+        judge,
         &profile_name,
         checks,
         interrupted,

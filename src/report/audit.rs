@@ -44,7 +44,9 @@ use serde::{Deserialize, Serialize};
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
 use crate::ingest::{Entry, Inventory};
 use crate::probe::{Check, ProbeResult, Severity, Status};
-use crate::rules::scoring::{Scored, Scoring, Verdict};
+use crate::proxy::ProxySpec;
+use crate::rules::judge::Judge;
+use crate::rules::scoring::{Scored, Verdict};
 
 /// One audited entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +166,7 @@ impl AuditReport {
     /// vantage saw (one per code, the first seen), `alive` if any vantage reached the
     /// proxy, the lowest latency; each vantage's own result is kept under `vantages`. The
     /// verdicts are then scored again with `scoring`.
-    pub fn merge(reports: Vec<(String, Self)>, scoring: &Scoring, rules_digest: &str) -> Self {
+    pub fn merge(reports: Vec<(String, Self)>, judge: &Judge, rules_digest: &str) -> Self {
         let mut merged: Vec<AuditedEntry> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         let mut parse = Summary::default();
@@ -226,19 +228,22 @@ impl AuditReport {
             entries: merged,
             rejected,
         };
-        report.rescore(scoring, rules_digest);
+        report.rescore(judge, rules_digest);
         report
     }
 
-    /// Scores every entry again with `scoring` (e.g. other rules), recounting the summary.
-    pub fn rescore(&mut self, scoring: &Scoring, rules_digest: &str) {
+    /// Judges every entry again (e.g. with other rules), recounting the summary.
+    pub fn rescore(&mut self, judge: &Judge, rules_digest: &str) {
         let mut summary = AuditSummary {
             parse: self.summary.parse.clone(),
             verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
             ..AuditSummary::default()
         };
         for entry in &mut self.entries {
-            entry.scored = scoring.score(&entry.result);
+            entry.scored = match spec_of(&entry.entry) {
+                Some(spec) => judge.judge(&spec, &entry.result),
+                None => judge.scoring.score(&entry.result),
+            };
             summary.add(&entry.result, entry.scored.verdict);
         }
         self.summary = summary;
@@ -249,7 +254,7 @@ impl AuditReport {
     pub fn new(
         inventory: &Inventory,
         results: Vec<ProbeResult>,
-        scoring: &Scoring,
+        judge: &Judge,
         profile: &str,
         checks: Vec<Check>,
         interrupted: bool,
@@ -264,7 +269,7 @@ impl AuditReport {
             .iter()
             .zip(results)
             .map(|(entry, result)| {
-                let audited = audited(entry, result, scoring);
+                let audited = audited(entry, result, judge);
                 summary.add(&audited.result, audited.scored.verdict);
                 audited
             })
@@ -286,6 +291,11 @@ impl AuditReport {
             rejected: inventory.rejected.iter().map(RejectedOut::from).collect(),
         }
     }
+}
+
+/// The proxy an entry of a saved report describes (read back from its full link).
+pub fn spec_of(entry: &EntryOut) -> Option<ProxySpec> {
+    crate::ingest::link::parse_link(&entry.link).and_then(Result::ok)
 }
 
 /// Folds another vantage's result into `into`: the worst evidence wins.
@@ -320,10 +330,10 @@ fn combine(into: &mut ProbeResult, other: &ProbeResult) {
 }
 
 /// An entry with its result, scored.
-pub fn audited(entry: &Entry, result: ProbeResult, scoring: &Scoring) -> AuditedEntry {
+pub fn audited(entry: &Entry, result: ProbeResult, judge: &Judge) -> AuditedEntry {
     AuditedEntry {
         entry: EntryOut::from(entry),
-        scored: scoring.score(&result),
+        scored: judge.judge(&entry.spec, &result),
         result,
         vantages: Vec::new(),
     }

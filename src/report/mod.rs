@@ -4,8 +4,11 @@
 
 pub mod audit;
 pub mod clean;
+pub mod csv_out;
+pub mod html;
 pub mod json;
 pub mod links;
+pub mod markdown;
 pub mod redact;
 pub mod table;
 pub mod types;

@@ -1,4 +1,9 @@
-//! Rule files: known interception CAs (and, later, trusted lists, blocklists, scoring).
+//! Rule files and the verdicts they give: known interception CAs, scoring, the curated
+//! trusted list, the blocklist, and signatures for published trusted lists.
 
+pub mod blocklist;
 pub mod interception;
+pub mod judge;
 pub mod scoring;
+pub mod sign;
+pub mod trusted;

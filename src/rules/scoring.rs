@@ -140,6 +140,10 @@ pub struct Scored {
     pub explanation: String,
     /// Codes of the findings that decided the verdict.
     pub because: Vec<Code>,
+    /// A match in the curated lists: `trusted: NAME`, `trusted_mismatch: NAME` or
+    /// `blocklisted: REASON`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<String>,
 }
 
 impl Scoring {
@@ -191,6 +195,7 @@ impl Scoring {
                                   could not be probed)."
                         .to_owned(),
                     because: Vec::new(),
+                    listed: None,
                 };
             }
             Status::Dead => {
@@ -228,6 +233,7 @@ impl Scoring {
             verdict,
             explanation,
             because,
+            listed: None,
         }
     }
 
@@ -239,6 +245,7 @@ impl Scoring {
             verdict,
             explanation: explain(main).to_owned(),
             because: codes.iter().copied().filter(|c| *c == main).collect(),
+            listed: None,
         }
     }
 }

@@ -582,11 +582,9 @@ fn reports_cleaned_list_and_rescore() {
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    std::fs::copy(
-        root.join("interception-cas.toml"),
-        rules.join("interception-cas.toml"),
-    )
-    .unwrap();
+    for file in ["interception-cas.toml", "trusted.toml", "blocklist.toml"] {
+        std::fs::copy(root.join(file), rules.join(file)).unwrap();
+    }
     let scoring = std::fs::read_to_string(root.join("scoring.toml"))
         .unwrap()
         .replace("open_proxy = 0", "open_proxy = 30");

@@ -8,6 +8,7 @@
 )]
 
 mod audit;
+mod html;
 mod interop;
 mod parse;
 mod support;

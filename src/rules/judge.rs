@@ -1,0 +1,155 @@
+//! The verdict for one entry: the score (`scoring.toml`), then the curated lists.
+//!
+//! - On the blocklist → `dangerous`, with the list's reason (unless never contacted).
+//! - On the trusted list with the same secret or credentials, and `ok` by score →
+//!   `trusted`.
+//! - Same kind, host and port as a trusted entry but another secret or password →
+//!   `suspicious` at best: an impostor, or the operator rotated it; the sentence says both.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::blocklist::Blocklist;
+use super::scoring::{Scored, Scoring, Verdict};
+use super::trusted::{TrustMatch, TrustedList};
+use crate::probe::ProbeResult;
+use crate::proxy::ProxySpec;
+
+/// Everything a verdict depends on.
+#[derive(Debug, Clone)]
+pub struct Judge {
+    /// Weights and thresholds.
+    pub scoring: Scoring,
+    /// The curated trusted list.
+    pub trusted: TrustedList,
+    /// Hosts, ranges, domains and secrets never to use.
+    pub blocklist: Blocklist,
+}
+
+/// A built-in rule file that did not load (a bug caught by the tests).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuiltInError(String);
+
+impl Judge {
+    /// The built-in scoring, trusted list and blocklist.
+    pub fn built_in() -> Result<Self, BuiltInError> {
+        Ok(Self {
+            scoring: Scoring::built_in().map_err(|e| BuiltInError(e.to_string()))?,
+            trusted: TrustedList::built_in().map_err(|e| BuiltInError(e.to_string()))?,
+            blocklist: Blocklist::built_in().map_err(|e| BuiltInError(e.to_string()))?,
+        })
+    }
+
+    /// The verdict for `spec` given what the probe found.
+    pub fn judge(&self, spec: &ProxySpec, result: &ProbeResult) -> Scored {
+        let mut scored = self.scoring.score(result);
+        let resolved: Vec<IpAddr> = result
+            .observations
+            .resolved
+            .iter()
+            .filter_map(|text| text.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+            .collect();
+        if let Some(reason) = self.blocklist.check(spec, &resolved) {
+            if scored.verdict != Verdict::Refused {
+                scored.verdict = Verdict::Dangerous;
+                scored.explanation =
+                    format!("It is on the blocklist: {}.", reason.trim_end_matches('.'));
+                scored.listed = Some(format!("blocklisted: {reason}"));
+            }
+            return scored;
+        }
+        match self.trusted.check(spec) {
+            TrustMatch::Trusted(entry) if scored.verdict == Verdict::Ok => {
+                scored.verdict = Verdict::Trusted;
+                scored.explanation = format!(
+                    "It is on the curated trusted list as \u{201c}{}\u{201d} and every check \
+                     passed.",
+                    entry.name
+                );
+                scored.listed = Some(format!("trusted: {}", entry.name));
+            }
+            TrustMatch::Mismatch(entry) => {
+                if scored.verdict == Verdict::Ok {
+                    scored.verdict = Verdict::Suspicious;
+                }
+                scored.explanation = format!(
+                    "Its address is on the trusted list as \u{201c}{}\u{201d}, but with a \
+                     different secret or password: an impostor, or the operator changed it.",
+                    entry.name
+                );
+                scored.listed = Some(format!("trusted_mismatch: {}", entry.name));
+            }
+            _ => {}
+        }
+        scored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::link::parse_link;
+    use crate::probe::{Observations, Status};
+
+    fn judge() -> Judge {
+        let trusted = TrustedList::from_toml(
+            "[[proxy]]\nname = \"good\"\nsource = \"test\"\nadded = 2026-11-29\nkind = \"mtproto\"\n\
+             host = \"198.51.100.7\"\nport = 443\nsecret = \"dd0123456789abcdef0123456789abcdef\"\n",
+            "trusted.toml",
+        )
+        .unwrap();
+        let blocklist = Blocklist::from_toml(
+            "[[cidr]]\nrange = \"203.0.113.0/24\"\nreason = \"a known bad network\"\n",
+            "blocklist.toml",
+        )
+        .unwrap();
+        Judge {
+            scoring: Scoring::built_in().unwrap(),
+            trusted,
+            blocklist,
+        }
+    }
+
+    fn alive() -> ProbeResult {
+        ProbeResult {
+            status: Status::Alive,
+            latency_ms: Some(5),
+            findings: Vec::new(),
+            observations: Observations::default(),
+        }
+    }
+
+    fn spec(link: &str) -> ProxySpec {
+        parse_link(link).unwrap().unwrap()
+    }
+
+    #[test]
+    fn trusted_mismatch_and_blocklist() {
+        let judge = judge();
+        let key = "0123456789abcdef0123456789abcdef";
+        let trusted = judge.judge(
+            &spec(&format!(
+                "tg://proxy?server=198.51.100.7&port=443&secret=ee{key}676f6f676c652e636f6d"
+            )),
+            &alive(),
+        );
+        assert_eq!(trusted.verdict, Verdict::Trusted, "{trusted:?}");
+        let impostor = judge.judge(
+            &spec(
+                "tg://proxy?server=198.51.100.7&port=443&secret=dd00000000000000000000000000000000",
+            ),
+            &alive(),
+        );
+        assert_eq!(impostor.verdict, Verdict::Suspicious);
+        assert!(impostor.explanation.contains("impostor"), "{impostor:?}");
+        let blocked = judge.judge(&spec("socks5://203.0.113.9:1080"), &alive());
+        assert_eq!(blocked.verdict, Verdict::Dangerous);
+        assert_eq!(
+            blocked.explanation,
+            "It is on the blocklist: a known bad network."
+        );
+        let unknown = judge.judge(&spec("socks5://192.0.2.1:1080"), &alive());
+        assert_eq!(unknown.verdict, Verdict::Ok);
+        assert_eq!(unknown.listed, None);
+    }
+}

@@ -40,6 +40,8 @@ pub enum Command {
     /// Merge JSON reports from several vantages into one (worst evidence wins; each
     /// vantage's results are kept).
     Merge(MergeArgs),
+    /// Check a signed trusted list (minisign): exit 0 when the signature is good.
+    Verify(VerifyArgs),
     /// Work with rule folders.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -154,9 +156,20 @@ pub struct ReportArgs {
     #[arg(long, value_name = "VERDICT", default_value = "ok", value_parser = parse_keep)]
     pub keep: Verdict,
 
-    /// Rules folder (scoring.toml, interception-cas.toml) [default: the built-in rules].
+    /// Rules folder (scoring.toml, interception-cas.toml, trusted.toml, blocklist.toml)
+    /// [default: the built-in rules].
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+
+    /// Write a trusted.toml of the entries that passed (verdict ok or trusted); secrets and
+    /// passwords appear only as SHA-256 hashes, so it can be published.
+    #[arg(long, value_name = "FILE")]
+    pub emit_trusted: Option<PathBuf>,
+
+    /// Sign the --emit-trusted file with this minisign secret key (FILE.minisig is written
+    /// next to it; the key's password, if any, is read from PROXY_AUDIT_KEY_PASSWORD).
+    #[arg(long, value_name = "KEY", requires = "emit_trusted")]
+    pub sign: Option<PathBuf>,
 
     /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
     /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
@@ -174,6 +187,22 @@ pub struct MergeArgs {
     /// How to write the merged report.
     #[command(flatten)]
     pub output: ReportArgs,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The signed file (e.g. a trusted.toml from --emit-trusted).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The minisign public key file.
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+
+    /// The signature [default: FILE.minisig].
+    #[arg(long, value_name = "SIG")]
+    pub signature: Option<PathBuf>,
 }
 
 /// `rules` subcommands.

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::{
     AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, MergeArgs, ParseArgs,
-    ProbeArgs, ReportArgs, RescoreArgs, RulesCommand,
+    ProbeArgs, ReportArgs, RescoreArgs, RulesCommand, VerifyArgs,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -23,6 +23,7 @@ use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
 use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
+use crate::proxy::ProxySpec;
 use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
@@ -30,7 +31,8 @@ use crate::rules::blocklist::Blocklist;
 use crate::rules::interception::InterceptionCas;
 use crate::rules::judge::Judge;
 use crate::rules::scoring::{Scoring, Verdict};
-use crate::rules::trusted::TrustedList;
+use crate::rules::sign;
+use crate::rules::trusted::{self, TrustedList};
 
 /// Runs the command and returns the exit status.
 pub async fn run(cli: Cli) -> Result<Exit> {
@@ -41,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Demo(args) => demo(args).await,
         Command::Rescore(args) => rescore(&args),
         Command::Merge(args) => merge(&args),
+        Command::Verify(args) => verify(&args),
         Command::Rules(RulesCommand::Check { dir }) => Ok(check_rules(&dir)),
     }
 }
@@ -241,12 +244,92 @@ fn check_rules(dir: &Path) -> Exit {
     }
 }
 
-/// Writes the cleaned list if asked and tells whether `--fail-on` was reached.
+/// `proxy-audit verify`.
+fn verify(args: &VerifyArgs) -> Result<Exit> {
+    let data = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let signature_path = args
+        .signature
+        .clone()
+        .unwrap_or_else(|| signature_path_for(&args.file));
+    let signature = std::fs::read_to_string(&signature_path)
+        .with_context(|| format!("cannot read {}", signature_path.display()))?;
+    let key = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("cannot read {}", args.key.display()))?;
+    match sign::verify(&data, &signature, &key) {
+        Ok(()) => {
+            println!("{}: signature good", args.file.display());
+            Ok(Exit::Success)
+        }
+        Err(error) => {
+            eprintln!(
+                "proxy-audit: {}: signature BAD: {error}",
+                args.file.display()
+            );
+            Ok(Exit::Rejected)
+        }
+    }
+}
+
+/// `FILE.minisig`.
+fn signature_path_for(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".minisig");
+    PathBuf::from(name)
+}
+
+/// Writes the trusted list of entries that passed, and signs it if asked.
+fn emit_trusted(report: &AuditReport, path: &Path, key: Option<&Path>) -> Result<()> {
+    let passed: Vec<(String, ProxySpec)> = report
+        .entries
+        .iter()
+        .filter(|entry| matches!(entry.scored.verdict, Verdict::Ok | Verdict::Trusted))
+        .filter_map(|entry| {
+            audit_report::spec_of(&entry.entry)
+                .map(|spec| (format!("{} {}", entry.entry.kind, entry.entry.id), spec))
+        })
+        .collect();
+    let pairs: Vec<(&str, &ProxySpec)> = passed.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    let source = match &report.vantage {
+        Some(vantage) => format!("{} audit from {vantage}", report.tool),
+        None => format!("{} audit", report.tool),
+    };
+    // The date of the audit, not of this run: re-emitting old observations is repeatable.
+    let added = report
+        .finished
+        .get(..10)
+        .filter(|date| date.len() == 10)
+        .map_or_else(|| now_rfc3339().chars().take(10).collect(), str::to_owned);
+    let text = trusted::emit(&pairs, &source, &added)?;
+    write_file(path, text.as_bytes())?;
+    if let Some(key) = key {
+        let secret = std::fs::read_to_string(key)
+            .with_context(|| format!("cannot read {}", key.display()))?;
+        let password = std::env::var("PROXY_AUDIT_KEY_PASSWORD").ok();
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let signature = sign::sign(
+            text.as_bytes(),
+            &secret,
+            password.as_deref(),
+            &format!("proxy-audit trusted list {name}"),
+        )?;
+        write_file(&signature_path_for(path), signature.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes the cleaned list and the trusted list if asked, and tells whether `--fail-on`
+/// was reached.
 fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
     if let Some(path) = &args.clean {
         let mut list = Vec::new();
         clean::write(report, args.keep, &mut list)?;
         write_file(path, &list)?;
+    }
+    if let Some(path) = &args.emit_trusted {
+        emit_trusted(report, path, args.sign.as_deref())?;
     }
     Ok(args.fail_on.is_some_and(|gate| {
         report

@@ -613,6 +613,60 @@ fn reports_cleaned_list_and_rescore() {
     assert!(after > before, "{before} -> {after}");
     assert_ne!(rescored["rules_digest"], report["rules_digest"]);
 
+    // Emit the entries that passed as a signed trusted list; verify it; tamper; refuse.
+    let (public, secret) = proxy_audit::rules::sign::generate_keypair(None).unwrap();
+    std::fs::write(path("key.pub"), public).unwrap();
+    std::fs::write(path("key.sec"), secret).unwrap();
+    for name in ["t1.toml", "t2.toml"] {
+        let output = run(
+            &[
+                "rescore",
+                &path("report.json"),
+                "-f",
+                "json",
+                "-o",
+                &path("ignored.json"),
+                "--emit-trusted",
+                &path(name),
+                "--sign",
+                &path("key.sec"),
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+    let emitted = std::fs::read(path("t1.toml")).unwrap();
+    assert_eq!(
+        emitted,
+        std::fs::read(path("t2.toml")).unwrap(),
+        "emit must be repeatable"
+    );
+    let trusted =
+        proxy_audit::rules::trusted::TrustedList::load(std::path::Path::new(&path("t1.toml")))
+            .unwrap();
+    assert_eq!(trusted.entries.len(), kept.len());
+    let text = String::from_utf8(emitted.clone()).unwrap();
+    for entry in &kept {
+        if let Some(secret) = entry["secret"].as_str() {
+            let key = if secret.len() == 32 {
+                secret
+            } else {
+                &secret[2..34]
+            };
+            assert!(!text.contains(key), "the secret must not be published");
+        }
+    }
+    let verify = |file: &str| {
+        run(&["verify", &path(file), "--key", &path("key.pub")], None)
+            .status
+            .code()
+    };
+    assert_eq!(verify("t1.toml"), Some(0));
+    let mut tampered = emitted;
+    tampered[10] ^= 1;
+    std::fs::write(path("t1.toml"), tampered).unwrap();
+    assert_eq!(verify("t1.toml"), Some(1));
+
     // Merge: a second vantage saw the first ok entry tamper with content.
     let mut other = report.clone();
     other["vantage"] = "second".into();

@@ -624,8 +624,9 @@ async fn audit_inventory(
         if let Some(entry) = inventory.entries.get(index) {
             let mut line = None;
             for target in streaming {
-                let line =
-                    line.get_or_insert_with(|| audit_report::audited(entry, result.clone(), judge));
+                let line = line.get_or_insert_with(|| {
+                    audit_report::audited(inventory, entry, result.clone(), judge)
+                });
                 if let Err(error) = audit_report::write_ndjson_entry(line, &mut target.out) {
                     write_error.get_or_insert(error);
                 }

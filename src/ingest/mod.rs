@@ -109,9 +109,10 @@ pub struct Entry {
     pub source: Source,
     /// Every later place the same proxy was seen, in input order.
     pub duplicates: Vec<Source>,
-    /// The text as first written, when it was one line (a link or a bare form); the
-    /// cleaned list gives it back unchanged, so a `t.me` link stays a `t.me` link.
-    pub as_written: Option<Box<str>>,
+    /// Where the text as first written sits in [`Inventory::written`], when it was one line
+    /// (a link or a bare form); the cleaned list gives it back unchanged, so a `t.me` link
+    /// stays a `t.me` link.
+    pub written: Option<Range<usize>>,
 }
 
 /// Something that looked like a proxy but could not be read as one.
@@ -169,9 +170,20 @@ pub struct Inventory {
     pub rejected: Vec<Rejected>,
     /// One report per input.
     pub inputs: Vec<InputReport>,
+    /// The entries' texts as first written, back to back (one buffer rather than an
+    /// allocation per entry: a million-line list has a million of them).
+    pub written: String,
 }
 
 impl Inventory {
+    /// The text `entry` was first written as, when it was one line.
+    pub fn as_written(&self, entry: &Entry) -> Option<&str> {
+        entry
+            .written
+            .as_ref()
+            .and_then(|range| self.written.get(range.clone()))
+    }
+
     /// Totals over all inputs.
     pub fn totals(&self) -> Counts {
         let mut total = Counts::default();
@@ -445,13 +457,18 @@ impl Collector {
             }
             Seen::New { id } => {
                 self.counts.entries += 1;
+                let written = (!text.is_empty()).then(|| {
+                    let start = self.inventory.written.len();
+                    self.inventory.written.push_str(text);
+                    start..self.inventory.written.len()
+                });
                 self.inventory.entries.push(Entry {
                     id,
                     address_class: AddressClass::of_host(&spec.host),
                     spec,
                     source,
                     duplicates: Vec::new(),
-                    as_written: (!text.is_empty()).then(|| text.into()),
+                    written,
                 });
             }
         }

@@ -269,7 +269,7 @@ impl AuditReport {
             .iter()
             .zip(results)
             .map(|(entry, result)| {
-                let audited = audited(entry, result, judge);
+                let audited = audited(inventory, entry, result, judge);
                 summary.add(&audited.result, audited.scored.verdict);
                 audited
             })
@@ -330,9 +330,14 @@ fn combine(into: &mut ProbeResult, other: &ProbeResult) {
 }
 
 /// An entry with its result, scored.
-pub fn audited(entry: &Entry, result: ProbeResult, judge: &Judge) -> AuditedEntry {
+pub fn audited(
+    inventory: &Inventory,
+    entry: &Entry,
+    result: ProbeResult,
+    judge: &Judge,
+) -> AuditedEntry {
     AuditedEntry {
-        entry: EntryOut::from(entry),
+        entry: EntryOut::of(entry, inventory),
         scored: judge.judge(&entry.spec, &result),
         result,
         vantages: Vec::new(),

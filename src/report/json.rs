@@ -26,7 +26,7 @@ pub fn write_lines(inventory: &Inventory, out: &mut dyn Write) -> io::Result<()>
         Summary(&'a Summary),
     }
     for entry in &inventory.entries {
-        serde_json::to_writer(&mut *out, &EntryOut::from(entry))?;
+        serde_json::to_writer(&mut *out, &EntryOut::of(entry, inventory))?;
         writeln!(out)?;
     }
     for rejected in &inventory.rejected {

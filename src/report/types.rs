@@ -128,8 +128,9 @@ pub struct RejectedOut {
     pub reason_code: String,
 }
 
-impl From<&Entry> for EntryOut {
-    fn from(entry: &Entry) -> Self {
+impl EntryOut {
+    /// The output form of an entry of `inventory`.
+    pub fn of(entry: &Entry, inventory: &Inventory) -> Self {
         let spec = &entry.spec;
         let secret = spec.secret.as_ref();
         Self {
@@ -148,7 +149,7 @@ impl From<&Entry> for EntryOut {
             link: spec.to_link(),
             source: entry.source.clone(),
             duplicates: entry.duplicates.clone(),
-            as_written: entry.as_written.as_deref().map(str::to_owned),
+            as_written: inventory.as_written(entry).map(str::to_owned),
         }
     }
 }
@@ -196,7 +197,11 @@ impl ParseReport {
             schema_version: SCHEMA_VERSION,
             summary: Summary::of(inventory),
             inputs: inventory.inputs.iter().map(InputOut::from).collect(),
-            entries: inventory.entries.iter().map(EntryOut::from).collect(),
+            entries: inventory
+                .entries
+                .iter()
+                .map(|entry| EntryOut::of(entry, inventory))
+                .collect(),
             rejected: inventory.rejected.iter().map(RejectedOut::from).collect(),
         }
     }

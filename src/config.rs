@@ -458,8 +458,8 @@ fn load_roots(
     Ok(Arc::new(store))
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+/// 1-based line of a byte offset (for rule-file errors that name the line).
+pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
         .iter()
         .take(offset)

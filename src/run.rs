@@ -171,6 +171,9 @@ fn rescore(args: &RescoreArgs) -> Result<Exit> {
     })
 }
 
+/// Parses a rule file's text, naming it `origin` in errors.
+type RuleValidator = fn(&str, &str) -> Result<(), String>;
+
 /// `proxy-audit rules check DIR`: every rule file and profile, every error printed.
 fn check_rules(dir: &Path) -> Exit {
     let mut errors = Vec::new();
@@ -181,43 +184,35 @@ fn check_rules(dir: &Path) -> Exit {
             errors.push(format!("{name}: {error}"));
         }
     };
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
-    };
-    let origin = |name: &str| dir.join(name).display().to_string();
-    check(
-        "scoring.toml",
-        read("scoring.toml").and_then(|text| {
-            Scoring::from_toml(&text, &origin("scoring.toml"))
+    let files: [(&str, RuleValidator); 4] = [
+        ("scoring.toml", |text, origin| {
+            Scoring::from_toml(text, origin)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
-    );
-    check(
-        "interception-cas.toml",
-        read("interception-cas.toml").and_then(|text| {
-            InterceptionCas::from_toml(&text, &origin("interception-cas.toml"))
+        ("interception-cas.toml", |text, origin| {
+            InterceptionCas::from_toml(text, origin)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
-    );
-    check(
-        "trusted.toml",
-        read("trusted.toml").and_then(|text| {
-            TrustedList::from_toml(&text, &origin("trusted.toml"))
+        ("trusted.toml", |text, origin| {
+            TrustedList::from_toml(text, origin)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
-    );
-    check(
-        "blocklist.toml",
-        read("blocklist.toml").and_then(|text| {
-            Blocklist::from_toml(&text, &origin("blocklist.toml"))
+        ("blocklist.toml", |text, origin| {
+            Blocklist::from_toml(text, origin)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
-    );
+    ];
+    for (name, validate) in files {
+        let path = dir.join(name);
+        let result = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| validate(&text, &path.display().to_string()));
+        check(name, result);
+    }
     if let Ok(profiles) = std::fs::read_dir(dir.join("profiles")) {
         let mut paths: Vec<PathBuf> = profiles
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))

@@ -13,15 +13,14 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::{LazyConfigAcceptor, TlsConnector};
 
 use super::ca::LabCa;
+use crate::probe::tls::AcceptAnyCertificate;
 
 /// The first byte of a TLS handshake record (content type 22): how a ClientHello starts.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -105,7 +104,7 @@ impl Interceptor {
             return Ok(Arc::clone(config));
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = AcceptAnyServerCert::new(&provider);
+        let verifier = AcceptAnyCertificate::new(&provider);
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
@@ -147,63 +146,6 @@ async fn within<T>(deadline: Instant, step: impl Future<Output = io::Result<T>>)
         .map_err(|_elapsed| io::Error::from(io::ErrorKind::TimedOut))?
 }
 
-/// A server certificate verifier that accepts every certificate, for every name.
-///
-/// This is the malicious part: the interceptor neither knows nor cares who the upstream
-/// really is, so its own client gets no protection either. Handshake signatures are still
-/// checked against whatever certificate was presented, which only proves the upstream holds
-/// that certificate's key, not that the certificate is any good.
-#[derive(Debug)]
-struct AcceptAnyServerCert {
-    /// Signature algorithms for the handshake signature checks.
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl AcceptAnyServerCert {
-    /// A verifier using `provider`'s signature algorithms.
-    fn new(provider: &CryptoProvider) -> Self {
-        Self {
-            algorithms: provider.signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for AcceptAnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // Deliberately no chain, name or validity check: see the type's docs.
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -216,9 +158,10 @@ mod tests {
     use tokio_rustls::TlsConnector;
     use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
-    use super::{AcceptAnyServerCert, Interceptor};
+    use super::Interceptor;
     use crate::lab::ca::LabCa;
     use crate::lab::origins;
+    use crate::probe::tls::AcceptAnyCertificate;
 
     const BODY: &[u8] = b"<html>the real canary</html>";
     const CANARY: &str = "canary.lab.test";
@@ -279,7 +222,7 @@ mod tests {
         let mut config = client_config(RootCertStore::empty());
         config
             .dangerous()
-            .set_certificate_verifier(Arc::new(AcceptAnyServerCert::new(&provider)));
+            .set_certificate_verifier(Arc::new(AcceptAnyCertificate::new(&provider)));
         config
     }
 

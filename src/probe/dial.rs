@@ -23,10 +23,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -36,6 +34,7 @@ use tokio_socks::TargetAddr;
 use tokio_socks::tcp::{Socks4Stream, Socks5Stream};
 
 use crate::probe::Code;
+use crate::probe::tls::AcceptAnyCertificate;
 use crate::proto::http_head::{HeadError, MAX_HEAD, ResponseHead, parse_response_head};
 use crate::proxy::ProxyKind;
 
@@ -609,63 +608,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     }
 }
 
-/// Accepts whatever certificate an `https` proxy presents for itself.
-///
-/// The audit is about what the proxy does to the traffic it carries; its own certificate
-/// says nothing about that (list proxies mostly use self-signed ones), and it is not a canary:
-/// canary certificates, seen through the tunnel, are validated strictly by
-/// [`crate::probe::tls`]. Handshake signatures are still checked, so the TLS session itself is
-/// sound.
-#[derive(Debug)]
-struct AnyProxyCertificate {
-    /// Signature algorithms of the crypto provider.
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AnyProxyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 /// The client configuration for TLS to `https` proxies, built once.
 fn proxy_tls_config() -> Result<Arc<ClientConfig>, DialError> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier = Arc::new(AnyProxyCertificate {
-                algorithms: provider.signature_verification_algorithms,
-            });
+            // The proxy's own certificate is not a canary: what the audit judges is what
+            // the proxy does to the traffic it carries, and canary chains seen through the
+            // tunnel are validated strictly by `probe::tls`.
+            let verifier = Arc::new(AcceptAnyCertificate::new(&provider));
             let mut config = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map_err(|error| error.to_string())?
@@ -680,7 +632,7 @@ fn proxy_tls_config() -> Result<Arc<ClientConfig>, DialError> {
 }
 
 /// Runs TLS to an `https` proxy over `stream`: SNI is the listed host when it is a DNS
-/// name, and the proxy's certificate is not verified (see [`AnyProxyCertificate`]).
+/// name, and the proxy's certificate is not verified (see [`AcceptAnyCertificate`]).
 pub(crate) async fn tls_to_proxy<S>(
     stream: S,
     proxy: &ProxyEndpoint,

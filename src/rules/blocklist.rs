@@ -50,9 +50,10 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::line_of;
 use crate::policy::address::parse_lenient_ipv4;
 use crate::proxy::{ProxySpec, normalize_host};
-use crate::rules::trusted::{hex_sha256, key_sha256, line_of};
+use crate::rules::trusted::{hex_sha256, key_sha256};
 
 /// The built-in list, `rules/blocklist.toml` (examples only).
 pub const BUILT_IN: &str = include_str!("../../rules/blocklist.toml");

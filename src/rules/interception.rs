@@ -41,7 +41,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::config::parse_sha256;
+use crate::config::{line_of, parse_sha256};
 use crate::probe::CertFacts;
 
 /// The built-in list, `rules/interception-cas.toml`.
@@ -314,16 +314,6 @@ fn unescape(value: &str) -> String {
         }
     }
     String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(offset)
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::line_of;
 use crate::probe::{Code, ProbeResult, Severity, Status};
 
 /// The built-in scoring rules.
@@ -156,14 +157,7 @@ impl Scoring {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScoringError> {
         let scoring: Self = toml::from_str(text).map_err(|e| ScoringError {
             origin: origin.to_owned(),
-            line: e.span().map(|span| {
-                text.as_bytes()
-                    .iter()
-                    .take(span.start)
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1
-            }),
+            line: e.span().map(|span| line_of(text, span.start)),
             message: e.message().to_owned(),
         })?;
         let t = scoring.thresholds;

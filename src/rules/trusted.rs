@@ -46,7 +46,7 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 use toml::value::Datetime;
 
-use crate::config::{parse_sha256, to_hex};
+use crate::config::{line_of, parse_sha256, to_hex};
 use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec, normalize_host};
 
@@ -437,16 +437,6 @@ fn toml_string(text: &str) -> String {
 /// Trimmed text, or `None` when absent or blank.
 fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
-/// 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(offset)
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]

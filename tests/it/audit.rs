@@ -780,3 +780,29 @@ fn demo_snapshot_of_stable_fields() {
         "demo output changed; UPDATE_SNAPSHOTS=1 to accept"
     );
 }
+
+#[test]
+fn rules_check_names_every_bad_file_and_line() {
+    let ok = run(&["rules", "check"], None);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    for file in ["scoring.toml", "interception-cas.toml", "trusted.toml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
+    }
+    let scoring = std::fs::read_to_string(root.join("scoring.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("scoring.toml"),
+        scoring.replace("[weights]\n", "[weights]\nmystery = 3\n"),
+    )
+    .unwrap();
+    let bad = run(&["rules", "check", dir.path().to_str().unwrap()], None);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let line = scoring.lines().position(|l| l == "[weights]").unwrap() + 2;
+    assert!(
+        stderr.contains(&format!("scoring.toml:{line}:")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("blocklist.toml: cannot read"), "{stderr}");
+}

@@ -22,7 +22,7 @@ use std::io::{self, BufRead};
 use html_escape::decode_html_entities;
 
 use super::link::find_links;
-use super::text::{LineNumbers, MAX_LINE, ReadLine, TextScanner, read_line};
+use super::text::{Line, LineNumbers, MAX_LINE, TextScanner, for_each_line};
 use super::{IngestOptions, ItemSink};
 
 /// Tags that end a line of text (lower case, `/` for closing tags).
@@ -30,36 +30,25 @@ const LINE_BREAKS: &[&str] = &["br", "hr", "/div", "/p", "/li", "/tr"];
 
 /// Reads an HTML input to the end, streaming.
 pub fn parse(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     options: &IngestOptions,
     sink: &mut impl ItemSink,
 ) -> io::Result<()> {
     let mut scanner = TextScanner::new(options.default_kind);
     let mut sink = LineNumbers { sink };
     let mut markup = Markup::default();
-    let mut buf = Vec::with_capacity(256);
-    let mut number = 0u64;
-    loop {
-        let read = read_line(&mut reader, &mut buf)?;
-        if read == ReadLine::End {
-            break;
+    let lines = for_each_line(reader, |number, line| match line {
+        Line::Text(bytes) => {
+            for text in markup.text_lines(&String::from_utf8_lossy(bytes)) {
+                scanner.line(&text, number, &mut sink);
+            }
         }
-        number += 1;
-        if read == ReadLine::TooLong {
-            sink.too_long(number, &buf);
+        Line::TooLong(head) => {
+            sink.too_long(number, head);
             markup.pending.clear();
-            continue;
         }
-        let line = if number == 1 {
-            buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf)
-        } else {
-            &buf
-        };
-        for text in markup.text_lines(&String::from_utf8_lossy(line)) {
-            scanner.line(&text, number, &mut sink);
-        }
-    }
-    scanner.finish(number, &mut sink);
+    })?;
+    scanner.finish(lines, &mut sink);
     Ok(())
 }
 

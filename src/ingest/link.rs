@@ -29,12 +29,6 @@ static SCHEME_SEPARATOR: LazyLock<memmem::Finder<'static>> =
 /// `&` escaped by an HTML export.
 static AMP_ENTITY: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new("&amp;"));
-/// Path of a Telegram proxy link, for links pasted without a scheme.
-static PROXY_PATH: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new("/proxy?"));
-/// Path of a Telegram SOCKS link, for links pasted without a scheme.
-static SOCKS_PATH: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new("/socks?"));
 
 /// A link found in a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +53,14 @@ pub fn find_links(line: &str) -> Vec<FoundLink<'_>> {
         }
         push_candidate(line, start, sep + 3, &mut found);
     }
-    let telegram_path = |finder: &memmem::Finder<'_>| {
-        finder.find_iter(bytes).any(|at| {
-            // Only worth the slower scan when the path does not follow a scheme link.
-            !found.iter().any(|f| f.range.contains(&at))
-        })
-    };
-    if telegram_path(&PROXY_PATH) || telegram_path(&SOCKS_PATH) {
+    // A `/proxy?` or `/socks?` outside the links found means one pasted without a scheme:
+    // only then is the slower scan worth it. One pass over the `?`s finds both paths.
+    let schemeless = memchr::memchr_iter(b'?', bytes).any(|question| {
+        let path = bytes.get(question.saturating_sub(6)..question);
+        matches!(path, Some(b"/proxy" | b"/socks"))
+            && !found.iter().any(|f| f.range.contains(&question))
+    });
+    if schemeless {
         find_schemeless(line, &mut found);
     }
     found
@@ -96,11 +91,12 @@ fn find_schemeless<'a>(line: &'a str, found: &mut Vec<FoundLink<'a>>) {
 /// Extends a candidate from `start` (scheme or host start) through the end of the link and
 /// records it when it is a proxy link.
 fn push_candidate<'a>(line: &'a str, start: usize, body: usize, found: &mut Vec<FoundLink<'a>>) {
-    let bytes = line.as_bytes();
-    let mut end = body;
-    while bytes.get(end).is_some_and(|&b| !is_terminator(b)) {
-        end += 1;
-    }
+    let rest = line.as_bytes().get(body..).unwrap_or_default();
+    let end = body
+        + rest
+            .iter()
+            .position(|&b| is_terminator(b))
+            .unwrap_or(rest.len());
     let mut text = line.get(start..end).unwrap_or_default();
     text = trim_trailing_punctuation(text);
     if let Some(outcome) = parse_link(text) {
@@ -125,25 +121,40 @@ fn scheme_start(bytes: &[u8], sep: usize) -> usize {
     start
 }
 
-/// Bytes that end a link in running text.
+/// Bytes that end a link in running text, as a table (the scan over each link is hot).
+#[allow(clippy::indexing_slicing)] // b < 256 = table.len()
+static TERMINATORS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[allow(clippy::cast_possible_truncation)] // b < 256
+        let byte = b as u8;
+        table[b] = byte.is_ascii_whitespace()
+            || !matches!(byte, 0x20..0x80)
+            || matches!(
+                byte,
+                b'"' | b'\''
+                    | b'<'
+                    | b'>'
+                    | b'`'
+                    | b'('
+                    | b')'
+                    | b'{'
+                    | b'}'
+                    | b'|'
+                    | b'\\'
+                    | b'^'
+                    | b','
+            );
+        b += 1;
+    }
+    table
+};
+
+/// True when `b` ends a link in running text.
+#[allow(clippy::indexing_slicing)] // a u8 always indexes a 256-entry table
 fn is_terminator(b: u8) -> bool {
-    b.is_ascii_whitespace()
-        || !matches!(b, 0x20..0x80)
-        || matches!(
-            b,
-            b'"' | b'\''
-                | b'<'
-                | b'>'
-                | b'`'
-                | b'('
-                | b')'
-                | b'{'
-                | b'}'
-                | b'|'
-                | b'\\'
-                | b'^'
-                | b','
-        )
+    TERMINATORS[usize::from(b)]
 }
 
 /// Drops sentence punctuation and markdown that follow a link in prose.

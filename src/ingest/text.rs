@@ -184,78 +184,88 @@ impl<S: ItemSink> TextSink<u64> for LineNumbers<'_, S> {
 
 /// Reads a text input to the end, streaming, with lines capped at [`MAX_LINE`].
 pub fn parse(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     options: &IngestOptions,
     sink: &mut impl ItemSink,
 ) -> io::Result<()> {
     let mut scanner = TextScanner::new(options.default_kind);
     let mut sink = LineNumbers { sink };
-    let mut buf = Vec::with_capacity(256);
-    let mut number = 0u64;
-    loop {
-        let read = read_line(&mut reader, &mut buf)?;
-        if read == ReadLine::End {
-            break;
-        }
-        number += 1;
-        if read == ReadLine::TooLong {
-            sink.too_long(number, &buf);
-            continue;
-        }
-        let line = if number == 1 {
-            buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf)
-        } else {
-            &buf
-        };
-        match std::str::from_utf8(line) {
+    let lines = for_each_line(reader, |number, line| match line {
+        Line::Text(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => scanner.line(text, number, &mut sink),
-            Err(_) => scanner.line(&String::from_utf8_lossy(line), number, &mut sink),
-        }
-    }
-    scanner.finish(number, &mut sink);
+            Err(_) => scanner.line(&String::from_utf8_lossy(bytes), number, &mut sink),
+        },
+        Line::TooLong(head) => sink.too_long(number, head),
+    })?;
+    scanner.finish(lines, &mut sink);
     Ok(())
 }
 
-/// What [`read_line`] read.
+/// One line handed out by [`for_each_line`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReadLine {
-    /// A line, now in the buffer without its line end.
-    Line,
-    /// A line longer than [`MAX_LINE`]: its head is in the buffer, the rest was skipped.
-    TooLong,
-    /// The end of the input.
-    End,
+pub(crate) enum Line<'a> {
+    /// A line without its line end (and, on line 1, without a UTF-8 byte-order mark).
+    Text(&'a [u8]),
+    /// A line longer than [`MAX_LINE`]: its head; the rest was skipped, not buffered.
+    TooLong(&'a [u8]),
 }
 
-/// Reads one line into `buf`, never buffering more than [`MAX_LINE`] bytes of it.
-pub(crate) fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<ReadLine> {
-    buf.clear();
-    let read = io::Read::take(reader.by_ref(), MAX_LINE as u64 + 1).read_until(b'\n', buf)?;
-    if read == 0 {
-        return Ok(ReadLine::End);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-        return Ok(ReadLine::Line);
-    }
-    if buf.len() <= MAX_LINE {
-        return Ok(ReadLine::Line);
-    }
+/// Calls `each` with every line of `reader` and its number (from 1); returns how many
+/// lines there were.
+///
+/// A line that lies whole in the reader's buffer is handed out from there, without a
+/// copy (the common case, and the hot path of a million-line list); only a line split
+/// across buffer refills is gathered, up to [`MAX_LINE`] bytes.
+pub(crate) fn for_each_line(
+    mut reader: impl BufRead,
+    mut each: impl FnMut(u64, Line<'_>),
+) -> io::Result<u64> {
+    let mut number = 0u64;
+    let mut deliver = |bytes: &[u8], too_long: bool| {
+        number += 1;
+        let line = if too_long || bytes.len() > MAX_LINE {
+            Line::TooLong(bytes)
+        } else {
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            let bytes = match number {
+                1 => bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes),
+                _ => bytes,
+            };
+            Line::Text(bytes)
+        };
+        each(number, line);
+    };
+    // The head of a line that spans buffer refills, and whether it outgrew MAX_LINE.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut overflowed = false;
     loop {
         let available = reader.fill_buf()?;
         if available.is_empty() {
-            return Ok(ReadLine::TooLong);
+            if !carry.is_empty() || overflowed {
+                deliver(&carry, overflowed);
+            }
+            break;
         }
-        if let Some(at) = memchr::memchr(b'\n', available) {
-            reader.consume(at + 1);
-            return Ok(ReadLine::TooLong);
+        let newline = memchr::memchr(b'\n', available);
+        let piece = available
+            .get(..newline.unwrap_or(available.len()))
+            .unwrap_or_default();
+        let used = newline.map_or(available.len(), |at| at + 1);
+        if newline.is_some() && carry.is_empty() && !overflowed {
+            deliver(piece, false);
+        } else {
+            let room = (MAX_LINE + 1).saturating_sub(carry.len());
+            carry.extend_from_slice(piece.get(..room.min(piece.len())).unwrap_or_default());
+            overflowed |= carry.len() > MAX_LINE;
+            if newline.is_some() {
+                deliver(&carry, overflowed);
+                carry.clear();
+                overflowed = false;
+            }
         }
-        let len = available.len();
-        reader.consume(len);
+        reader.consume(used);
     }
+    Ok(number)
 }
 
 #[cfg(test)]
@@ -321,6 +331,51 @@ Bye 👋
         assert_eq!(inventory.rejected.len(), 1);
         assert_eq!(inventory.rejected[0].reason, SpecError::TooLong(MAX_LINE));
         assert_eq!(inventory.entries[0].source.location, Location::Line(2));
+    }
+
+    /// Every line, as `for_each_line` hands it out, reading through a buffer of `capacity`.
+    fn lines_of(text: &[u8], capacity: usize) -> Vec<(u64, Result<Vec<u8>, usize>)> {
+        let reader = io::BufReader::with_capacity(capacity, text);
+        let mut lines = Vec::new();
+        let count = for_each_line(reader, |number, line| {
+            lines.push(match line {
+                Line::Text(bytes) => (number, Ok(bytes.to_vec())),
+                Line::TooLong(head) => (number, Err(head.len())),
+            });
+        })
+        .unwrap();
+        assert_eq!(count, lines.len() as u64);
+        lines
+    }
+
+    #[test]
+    fn lines_are_the_same_whatever_the_buffer_size() {
+        let text = b"\xef\xbb\xbfone\r\ntwo\n\nthree without end";
+        let expected: Vec<(u64, Result<Vec<u8>, usize>)> = vec![
+            (1, Ok(b"one".to_vec())),
+            (2, Ok(b"two".to_vec())),
+            (3, Ok(Vec::new())),
+            (4, Ok(b"three without end".to_vec())),
+        ];
+        for capacity in [1, 2, 3, 5, 7, 64, 4096] {
+            assert_eq!(lines_of(text, capacity), expected, "capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_split_across_refills_is_cut_at_the_limit() {
+        let mut text = vec![b'x'; MAX_LINE + 1];
+        text.extend_from_slice(b"\nok\n");
+        text.extend(std::iter::repeat_n(b'y', MAX_LINE));
+        let lines = lines_of(&text, 1000);
+        assert_eq!(
+            lines,
+            vec![
+                (1, Err(MAX_LINE + 1)),
+                (2, Ok(b"ok".to_vec())),
+                (3, Ok(vec![b'y'; MAX_LINE]))
+            ]
+        );
     }
 
     #[test]

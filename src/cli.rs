@@ -42,6 +42,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Check a signed trusted list (minisign): exit 0 when the signature is good.
     Verify(VerifyArgs),
+    /// Make a minisign key pair for signing trusted lists (`--emit-trusted --sign`).
+    #[command(after_help = KEYGEN_EXAMPLES)]
+    Keygen(KeygenArgs),
     /// Work with rule folders.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -64,6 +67,16 @@ SOCKS5 proxies), fronting (FakeTLS proxies show the fronted domain's certificate
 
 Exit codes: 0 done; 1 --fail-on was reached; 2 an input could not be read or the
 command line is wrong; 130 interrupted (the report is still written; unfinished entries are not_audited).";
+
+/// Examples shown after `keygen --help`.
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  proxy-audit keygen --public-key trusted.pub --secret-key trusted.key
+  PROXY_AUDIT_KEY_PASSWORD=... proxy-audit keygen --public-key trusted.pub --secret-key trusted.key
+
+With PROXY_AUDIT_KEY_PASSWORD set, the secret key is encrypted with it (as minisign -G
+does); --sign then reads the same variable. Keys are ordinary minisign keys: users can check
+a list with `minisign -Vm trusted.toml -p trusted.pub` or `proxy-audit verify`.";
 
 /// Examples shown after `lab --help`.
 const LAB_EXAMPLES: &str = "\
@@ -203,6 +216,18 @@ pub struct VerifyArgs {
     /// The signature [default: FILE.minisig].
     #[arg(long, value_name = "SIG")]
     pub signature: Option<PathBuf>,
+}
+
+/// Arguments of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the public key (publish it with the list).
+    #[arg(long, value_name = "PUB")]
+    pub public_key: PathBuf,
+
+    /// Where to write the secret key (keep it in the CI's secret store). Never overwritten.
+    #[arg(long, value_name = "KEY")]
+    pub secret_key: PathBuf,
 }
 
 /// `rules` subcommands.

@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{
-    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, LabArgs, MergeArgs, ParseArgs,
-    ProbeArgs, ReportArgs, RescoreArgs, RulesCommand, VerifyArgs,
+    AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, KeygenArgs, LabArgs,
+    MergeArgs, ParseArgs, ProbeArgs, ReportArgs, RescoreArgs, RulesCommand, VerifyArgs,
 };
 use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
@@ -44,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Rescore(args) => rescore(&args),
         Command::Merge(args) => merge(&args),
         Command::Verify(args) => verify(&args),
+        Command::Keygen(args) => keygen(&args),
         Command::Rules(RulesCommand::Check { dir }) => Ok(check_rules(&dir)),
     }
 }
@@ -264,6 +265,40 @@ fn verify(args: &VerifyArgs) -> Result<Exit> {
             Ok(Exit::Rejected)
         }
     }
+}
+
+/// `proxy-audit keygen`: a new minisign key pair. The secret key is created, never
+/// overwritten, and readable by its owner only.
+fn keygen(args: &KeygenArgs) -> Result<Exit> {
+    let password = std::env::var("PROXY_AUDIT_KEY_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let (public, secret) = sign::generate_keypair(password.as_deref())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let path = &args.secret_key;
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "cannot create {} (an existing key is never overwritten)",
+            path.display()
+        )
+    })?;
+    file.write_all(secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    write_file(&args.public_key, public.as_bytes())?;
+    eprintln!(
+        "wrote {} (public) and {} (secret{})",
+        args.public_key.display(),
+        path.display(),
+        if password.is_some() {
+            ", encrypted"
+        } else {
+            ", not encrypted"
+        }
+    );
+    Ok(Exit::Success)
 }
 
 /// `FILE.minisig`.

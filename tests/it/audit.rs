@@ -614,9 +614,24 @@ fn reports_cleaned_list_and_rescore() {
     assert_ne!(rescored["rules_digest"], report["rules_digest"]);
 
     // Emit the entries that passed as a signed trusted list; verify it; tamper; refuse.
-    let (public, secret) = proxy_audit::rules::sign::generate_keypair(None).unwrap();
-    std::fs::write(path("key.pub"), public).unwrap();
-    std::fs::write(path("key.sec"), secret).unwrap();
+    let keygen = || {
+        let args = [
+            "keygen",
+            "--public-key",
+            &path("key.pub"),
+            "--secret-key",
+            &path("key.sec"),
+        ];
+        run(&args, None).status.code()
+    };
+    assert_eq!(keygen(), Some(0));
+    let secret_key = std::fs::read(path("key.sec")).unwrap();
+    assert_eq!(
+        keygen(),
+        Some(2),
+        "an existing secret key must not be replaced"
+    );
+    assert_eq!(std::fs::read(path("key.sec")).unwrap(), secret_key);
     for name in ["t1.toml", "t2.toml"] {
         let output = run(
             &[

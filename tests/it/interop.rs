@@ -143,3 +143,39 @@ async fn interop_tinyproxy_is_audited_as_honest() {
     wait_listening(port, &mut server);
     assert_honest(&audit_one(&format!("http://127.0.0.1:{port}")).await);
 }
+
+/// A trusted list signed with a key from `keygen` checks out with the `minisign` tool
+/// itself, so users need not trust our verifier; a changed byte does not.
+#[test]
+#[ignore = "needs minisign (Debian package); .ci/run runs it"]
+fn interop_minisign_verifies_a_signed_trusted_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (public, secret) = (path("list.pub"), path("list.key"));
+    let made = crate::support::run(
+        &["keygen", "--public-key", &public, "--secret-key", &secret],
+        None,
+    );
+    assert!(made.status.success(), "{made:?}");
+    let list = "# a trusted list\n[[entry]]\nname = \"example\"\n";
+    std::fs::write(path("trusted.toml"), list).unwrap();
+    let signature = proxy_audit::rules::sign::sign(
+        list.as_bytes(),
+        &std::fs::read_to_string(&secret).unwrap(),
+        None,
+        "proxy-audit trusted list trusted.toml",
+    )
+    .unwrap();
+    std::fs::write(path("trusted.toml.minisig"), signature).unwrap();
+    let minisign = || {
+        Command::new("minisign")
+            .args(["-V", "-m", &path("trusted.toml"), "-p", &public])
+            .output()
+            .expect("minisign is installed")
+    };
+    let verified = minisign();
+    assert!(verified.status.success(), "{verified:?}");
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("proxy-audit trusted list"));
+    std::fs::write(path("trusted.toml"), list.replace("example", "exbmple")).unwrap();
+    assert!(!minisign().status.success(), "a changed list must fail");
+}

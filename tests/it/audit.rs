@@ -778,7 +778,7 @@ fn table_cells(table: &str) -> Vec<String> {
                 *endpoint = format!("{host}:PORT");
             }
             if let Some(ms) = row.get_mut(4).filter(|ms| ms.parse::<u64>().is_ok()) {
-                *ms = "MS".to_owned();
+                "MS".clone_into(ms);
             }
             format!("| {}", row.join(" | "))
         })

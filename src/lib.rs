@@ -9,12 +9,14 @@
 //! - [`proxy`]: what a proxy is (kind, endpoint, credentials), links in and out.
 //! - [`proto`]: pure protocol encodings (MTProto secrets so far).
 //! - [`report`]: output formats fed by one set of serde types.
-//! - [`cli`]: the command line as typed; [`run`]: the commands it runs.
+//! - [`cli`]: the command line as typed; [`run`]: the commands it runs; [`output`]: files
+//!   that appear whole or not at all.
 
 pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod lab;
+pub mod output;
 pub mod policy;
 pub mod probe;
 pub mod proto;

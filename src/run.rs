@@ -2,9 +2,8 @@
 //! status. `anyhow` stops here; the library below returns typed errors.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
 use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
 use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
+use crate::output::{AtomicFile, Output, write_atomically};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
@@ -60,7 +60,7 @@ async fn parse(args: ParseArgs) -> Result<Exit> {
     });
     let mut out = open_output(args.output.as_deref())?;
     report::write(&inventory, format, &mut out)?;
-    out.flush()?;
+    finish_output(out)?;
 
     let totals = inventory.totals();
     if inventory.failed_inputs().next().is_some() {
@@ -120,7 +120,7 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
     report.started = started;
     report.finished = now_rfc3339();
     report.profile_digest = profile_digest;
-    write_targets(&report, &mut targets)?;
+    write_targets(&report, targets)?;
     let gate = finish_report(&report, &args.report)?;
     if interrupted {
         Ok(Exit::Interrupted)
@@ -149,8 +149,8 @@ fn merge(args: &MergeArgs) -> Result<Exit> {
         .collect::<Result<Vec<_>>>()?;
     let rules = Rules::load(args.output.rules.as_deref())?;
     let report = AuditReport::merge(reports, &rules.judge, &rules.digest);
-    let mut targets = open_targets(&args.output)?;
-    write_targets(&report, &mut targets)?;
+    let targets = open_targets(&args.output)?;
+    write_targets(&report, targets)?;
     Ok(if finish_report(&report, &args.output)? {
         Exit::Rejected
     } else {
@@ -163,8 +163,8 @@ fn rescore(args: &RescoreArgs) -> Result<Exit> {
     let mut report = read_report(&args.report)?;
     let rules = Rules::load(args.output.rules.as_deref())?;
     report.rescore(&rules.judge, &rules.digest);
-    let mut targets = open_targets(&args.output)?;
-    write_targets(&report, &mut targets)?;
+    let targets = open_targets(&args.output)?;
+    write_targets(&report, targets)?;
     Ok(if finish_report(&report, &args.output)? {
         Exit::Rejected
     } else {
@@ -274,19 +274,16 @@ fn keygen(args: &KeygenArgs) -> Result<Exit> {
         .ok()
         .filter(|p| !p.is_empty());
     let (public, secret) = sign::generate_keypair(password.as_deref())?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let path = &args.secret_key;
-    let mut file = options.open(path).with_context(|| {
+    let cannot = || format!("cannot write {}", path.display());
+    let mut file = AtomicFile::create_private(path).with_context(cannot)?;
+    file.write_all(secret.as_bytes()).with_context(cannot)?;
+    file.commit_new().with_context(|| {
         format!(
-            "cannot create {} (an existing key is never overwritten)",
+            "cannot write {} (an existing key is never replaced)",
             path.display()
         )
     })?;
-    file.write_all(secret.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
     write_file(&args.public_key, public.as_bytes())?;
     eprintln!(
         "wrote {} (public) and {} (secret{})",
@@ -376,7 +373,7 @@ struct Target {
     /// Colour the table: standard output is a terminal and `NO_COLOR` is not set.
     colour: bool,
     /// Destination (a file or standard output).
-    out: Box<dyn Write>,
+    out: Output,
 }
 
 /// Pairs `--format`s with `-o`s; formats without a file go to standard output (one only).
@@ -412,8 +409,9 @@ fn open_targets(args: &ReportArgs) -> Result<Vec<Target>> {
 }
 
 /// Writes the finished report to every target (NDJSON targets already have their entries).
-fn write_targets(report: &AuditReport, targets: &mut [Target]) -> Result<()> {
-    for target in targets {
+/// Files appear only now, complete.
+fn write_targets(report: &AuditReport, targets: Vec<Target>) -> Result<()> {
+    for mut target in targets {
         let out = &mut target.out;
         match target.format {
             AuditFormat::Table => audit_report::write_table(report, target.colour, out)?,
@@ -423,7 +421,7 @@ fn write_targets(report: &AuditReport, targets: &mut [Target]) -> Result<()> {
             AuditFormat::Markdown => crate::report::markdown::write_markdown(report, out)?,
             AuditFormat::Html => crate::report::html::write_html(report, out)?,
         }
-        out.flush()?;
+        finish_output(target.out)?;
     }
     Ok(())
 }
@@ -513,7 +511,7 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
         &rules,
     )
     .await?;
-    write_targets(&report, &mut targets)?;
+    write_targets(&report, targets)?;
     let mut out = open_output(None)?;
     if args.format == AuditFormat::Table {
         writeln!(out, "\nWhat each lab proxy does:")?;
@@ -728,19 +726,28 @@ async fn read_inputs(args: &InputArgs) -> Result<Inventory> {
     Ok(ingest(&inputs, options, limits).await)
 }
 
-/// Standard output or a file, buffered.
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
+/// Standard output, or a file that appears only once complete.
+fn open_output(path: Option<&Path>) -> Result<Output> {
+    Output::open(path).with_context(|| {
+        format!(
+            "cannot write {}",
+            path.map_or_else(String::new, |p| p.display().to_string())
+        )
     })
 }
 
-/// Writes a whole file, naming it on failure.
+/// Puts a finished output in place (a file) or flushes it (standard output).
+fn finish_output(out: Output) -> Result<()> {
+    let name = match &out {
+        Output::File(file) => file.path().display().to_string(),
+        Output::Stdout(_) => "standard output".to_owned(),
+    };
+    out.finish().with_context(|| format!("cannot write {name}"))
+}
+
+/// Writes a whole file atomically, naming it on failure.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    write_atomically(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads every input into one inventory; failures are reported on stderr and recorded.

@@ -353,7 +353,9 @@ pub fn write_json(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
 /// Writes one NDJSON line for an entry (streamed as results finish).
 pub fn write_ndjson_entry(entry: &AuditedEntry, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer(&mut *out, entry)?;
-    writeln!(out)
+    writeln!(out)?;
+    // A reader at the other end of a pipe sees each entry as soon as it is done.
+    out.flush()
 }
 
 /// Writes the NDJSON tail: rejected items, then the summary line.

@@ -327,45 +327,67 @@ fn demo_prints_the_audit_of_the_whole_lab() {
     assert!(!text.contains("hunter2"), "the table must redact passwords");
 }
 
-/// Ctrl-C: the report is written with unfinished entries `not_audited`, exit 130.
+/// Ctrl-C mid-run: every finished result is kept, the rest is `not_audited`, the summary
+/// adds up, the report file appears whole (no temporary left), and the exit status is 130.
 #[test]
-fn interrupt_writes_the_report_and_exits_130() {
+fn interrupt_keeps_finished_results_and_exits_130() {
+    use std::io::BufRead as _;
     let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = tarpit.local_addr().unwrap().port();
-    let list = format!("127.0.0.1:{port}\n");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let list = format!(
+        "127.0.0.1:{}\n127.0.0.1:{}\n",
+        tarpit.local_addr().unwrap().port(),
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
     let dir = tempfile::tempdir().unwrap();
     let list_path = dir.path().join("list.txt");
     std::fs::write(&list_path, list).unwrap();
     let report = dir.path().join("report.json");
     let mut child = binary()
-        .args([
-            "audit",
-            "--allow-private",
-            "--timeout",
-            "60",
-            "--quiet",
-            "-o",
-        ])
+        .args(["audit", "--allow-private", "--timeout", "60", "--quiet"])
+        .args(["-f", "json", "-o"])
         .arg(&report)
+        .args(["-f", "ndjson"])
         .arg(&list_path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The probe is in flight once it has connected to our silent listener.
+    // The closed port's result streams out first; the tarpit's probe is then in flight.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["status"], "dead", "{first}");
     let (_held, _) = tarpit.accept().unwrap();
+    assert!(!report.exists(), "the report appears only when complete");
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["interrupted"], true);
     assert_eq!(json["entries"][0]["status"], "not_audited");
-    assert_eq!(json["summary"]["not_audited"], 1);
+    assert_eq!(json["entries"][1]["status"], "dead");
+    assert_eq!(json["entries"][1]["findings"][0]["code"], "unreachable");
+    let summary = &json["summary"];
+    assert_eq!(summary["not_audited"], 1);
+    let verdicts = summary["verdicts"].as_object().unwrap();
+    let total: u64 = verdicts.values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(
+        total, 2,
+        "the verdicts add up to the input count: {summary}"
+    );
+    assert!(
+        rest.iter().any(|line| line.contains("not_audited")),
+        "the NDJSON stream ends with the unfinished entry and the summary: {rest:?}"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 2, "only the list and the report: {names:?}");
 }
 
 /// `lab` writes its list and profile, `audit --profile` uses them, Ctrl-C stops the lab.

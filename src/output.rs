@@ -4,7 +4,12 @@
 //! destination once complete (the `tempfile` crate makes and cleans up the temporary). A
 //! run that fails or is killed midway never leaves a half-written report, list or key
 //! behind, and an earlier good file stays in place until the new one is finished.
+//!
+//! Devices and pipes (`-o /dev/null`, `-o /dev/stdout`, a FIFO) are written in place: they
+//! cannot be replaced, and replacing `/dev/null` with a file would be a disaster. A symbolic
+//! link is followed, so the file it points to is replaced, not the link.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, StdoutLock, Write};
 use std::path::{Path, PathBuf};
 
@@ -109,14 +114,14 @@ impl Write for AtomicFile {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically (in place for a device or pipe).
 ///
 /// # Errors
-/// When the file cannot be written; `path` is then untouched.
+/// When the file cannot be written; a regular file at `path` is then untouched.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes)?;
-    file.commit()
+    let mut out = Output::open(Some(path))?;
+    out.write_all(bytes)?;
+    out.finish()
 }
 
 /// Where a report goes: standard output, or a file that appears whole on
@@ -127,6 +132,8 @@ pub enum Output {
     Stdout(BufWriter<StdoutLock<'static>>),
     /// A file written atomically.
     File(AtomicFile),
+    /// A device or pipe, written in place.
+    Device(BufWriter<File>),
 }
 
 impl Output {
@@ -135,10 +142,19 @@ impl Output {
     /// # Errors
     /// When the file's folder is not writable.
     pub fn open(path: Option<&Path>) -> io::Result<Self> {
-        Ok(match path {
-            Some(path) => Self::File(AtomicFile::create(path)?),
-            None => Self::Stdout(BufWriter::new(io::stdout().lock())),
-        })
+        let Some(path) = path else {
+            return Ok(Self::Stdout(BufWriter::new(io::stdout().lock())));
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let device = OpenOptions::new().write(true).open(path)?;
+                Ok(Self::Device(BufWriter::new(device)))
+            }
+            Ok(_) if path.is_symlink() => Ok(Self::File(AtomicFile::create(
+                &std::fs::canonicalize(path)?,
+            )?)),
+            _ => Ok(Self::File(AtomicFile::create(path)?)),
+        }
     }
 
     /// Flushes standard output, or puts the finished file in place.
@@ -148,6 +164,7 @@ impl Output {
     pub fn finish(self) -> io::Result<()> {
         match self {
             Self::Stdout(mut out) => out.flush(),
+            Self::Device(mut out) => out.flush(),
             Self::File(file) => file.commit(),
         }
     }
@@ -157,6 +174,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Self::Stdout(out) => out.write(buf),
+            Self::Device(out) => out.write(buf),
             Self::File(file) => file.write(buf),
         }
     }
@@ -164,6 +182,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Self::Stdout(out) => out.write_all(buf),
+            Self::Device(out) => out.write_all(buf),
             Self::File(file) => file.write_all(buf),
         }
     }
@@ -171,6 +190,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::Stdout(out) => out.flush(),
+            Self::Device(out) => out.flush(),
             Self::File(file) => file.flush(),
         }
     }
@@ -225,6 +245,32 @@ mod tests {
         assert!(file.commit_new().is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
         assert_eq!(names(dir.path()), ["key"]);
+    }
+
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        let null = Path::new("/dev/null");
+        if !null.exists() {
+            return;
+        }
+        write_atomically(null, b"discarded").unwrap();
+        assert!(
+            !std::fs::metadata(null).unwrap().is_file(),
+            "/dev/null is still a device"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_keeps_pointing_at_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        let link = dir.path().join("link.json");
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
     }
 
     #[cfg(unix)]

@@ -740,6 +740,7 @@ fn open_output(path: Option<&Path>) -> Result<Output> {
 fn finish_output(out: Output) -> Result<()> {
     let name = match &out {
         Output::File(file) => file.path().display().to_string(),
+        Output::Device(_) => "the output device".to_owned(),
         Output::Stdout(_) => "standard output".to_owned(),
     };
     out.finish().with_context(|| format!("cannot write {name}"))

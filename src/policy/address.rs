@@ -109,7 +109,7 @@ impl AddressClass {
             .flatten()
         {
             Self::of_ipv6(v6)
-        } else if let Some(v4) = parse_lenient_ipv4(bare) {
+        } else if let Some(v4) = bare.parse().ok().or_else(|| parse_lenient_ipv4(bare)) {
             Self::of_ipv4(v4)
         } else if is_localhost_name(bare) {
             Self::Loopback
@@ -182,10 +182,14 @@ impl fmt::Display for AddressClass {
 /// `127.1`, `0x7f.1`, `0177.0.0.1`, `0x7f000001` and `2130706433` all give `127.0.0.1`.
 #[must_use]
 pub fn parse_lenient_ipv4(text: &str) -> Option<Ipv4Addr> {
+    // Every spelling starts with a digit; names are turned away before any splitting.
+    if !text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let text = text.strip_suffix('.').unwrap_or(text);
     let mut parts = [0_u32; 4];
     let mut count = 0;
-    for part in text.split('.') {
+    for part in text.split(|c| c == '.') {
         *parts.get_mut(count)? = parse_ipv4_part(part)?;
         count += 1;
     }

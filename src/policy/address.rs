@@ -189,7 +189,7 @@ pub fn parse_lenient_ipv4(text: &str) -> Option<Ipv4Addr> {
     let text = text.strip_suffix('.').unwrap_or(text);
     let mut parts = [0_u32; 4];
     let mut count = 0;
-    for part in text.split(|c| c == '.') {
+    for part in text.split('.') {
         *parts.get_mut(count)? = parse_ipv4_part(part)?;
         count += 1;
     }

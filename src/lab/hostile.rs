@@ -480,10 +480,16 @@ mod tests {
     const QUIET: Duration = Duration::from_millis(200);
 
     async fn hostile(kind: Hostile) -> SocketAddr {
+        counted_hostile(kind).await.0
+    }
+
+    /// A hostile endpoint and its byte counter.
+    async fn counted_hostile(kind: Hostile) -> (SocketAddr, Arc<AtomicU64>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve_hostile(listener, kind));
-        addr
+        let sent = Arc::new(AtomicU64::new(0));
+        tokio::spawn(serve_hostile(listener, kind, Arc::clone(&sent)));
+        (addr, sent)
     }
 
     /// A connected client and the session serving it, run directly so its end is visible.
@@ -493,7 +499,20 @@ mod tests {
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        (client, tokio::spawn(kind.session(server)))
+        let sent = AtomicU64::new(0);
+        let served = async move { kind.session(server, &sent).await };
+        (client, tokio::spawn(served))
+    }
+
+    /// Reads up to the end of a response head (at most 64 KiB).
+    async fn response_head(client: &mut TcpStream) -> Vec<u8> {
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+            client.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        head
     }
 
     /// Drops the client and checks the session ends soon after.
@@ -598,5 +617,189 @@ mod tests {
             read.map_err(|error| error.kind()),
             Err(io::ErrorKind::ConnectionReset)
         );
+    }
+
+    #[tokio::test]
+    async fn huge_reply_announces_100_mb_and_writes_only_as_fast_as_read() {
+        let (addr, sent) = counted_hostile(Hostile::HugeReply).await;
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET http://http.lab.test/ HTTP/1.1\r\nHost: http.lab.test\r\n\r\n")
+            .await
+            .unwrap();
+        let head = String::from_utf8(response_head(&mut client).await).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("Content-Length: {HUGE_BODY}\r\n")),
+            "{head}"
+        );
+        let mut body = vec![0; 1024 * 1024];
+        client.read_exact(&mut body).await.unwrap();
+        assert!(body.iter().all(|&byte| byte == HUGE_FILL));
+        // The client stopped after 1 MiB: the lab wrote at most that plus what the sockets
+        // hold, nowhere near 100 MB.
+        let written = sent.load(Ordering::Relaxed);
+        assert!(written < 8 * 1024 * 1024, "{written} bytes written");
+    }
+
+    #[tokio::test]
+    async fn huge_reply_answers_inside_a_connect_tunnel_too() {
+        let mut client = TcpStream::connect(hostile(Hostile::HugeReply).await)
+            .await
+            .unwrap();
+        client
+            .write_all(b"CONNECT http.lab.test:80 HTTP/1.1\r\nHost: http.lab.test:80\r\n\r\n")
+            .await
+            .unwrap();
+        let established = response_head(&mut client).await;
+        assert_eq!(established, b"HTTP/1.1 200 Connection established\r\n\r\n");
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: http.lab.test\r\n\r\n")
+            .await
+            .unwrap();
+        let head = String::from_utf8(response_head(&mut client).await).unwrap();
+        assert!(
+            head.contains(&format!("Content-Length: {HUGE_BODY}\r\n")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn header_bomb_sends_header_fields_forever() {
+        let (addr, sent) = counted_hostile(Hostile::HeaderBomb).await;
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET http://http.lab.test/ HTTP/1.1\r\nHost: http.lab.test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut received = Vec::new();
+        (&mut client)
+            .take(512 * 1024)
+            .read_to_end(&mut received)
+            .await
+            .unwrap();
+        assert!(received.starts_with(b"HTTP/1.1 200 OK\r\nX-Bomb: 1\r\n"));
+        assert!(memchr::memmem::find(&received, b"\r\n\r\n").is_none());
+        let fields = memchr::memmem::find_iter(&received, BOMB_LINE).count();
+        assert!(fields > 40_000, "only {fields} header fields");
+        assert!(sent.load(Ordering::Relaxed) >= 512 * 1024);
+    }
+
+    #[tokio::test]
+    async fn socks_huge_address_is_a_255_byte_success_tokio_socks_accepts() {
+        let addr = hostile(Hostile::SocksHugeAddress).await;
+        let mut tunnel = tokio_socks::tcp::Socks5Stream::connect(addr, ("tls.lab.test", 443))
+            .await
+            .unwrap();
+        match tunnel.target_addr() {
+            tokio_socks::TargetAddr::Domain(name, port) => {
+                assert_eq!(name.len(), 255);
+                assert!(name.starts_with("huge-address.lab.test."), "{name}");
+                assert_eq!(port, 443);
+            }
+            other => panic!("expected a domain, got {other:?}"),
+        }
+        let mut start = vec![0; ENDLESS_START.len() + ENDLESS_LINE.len()];
+        tunnel.read_exact(&mut start).await.unwrap();
+        assert!(start.starts_with(ENDLESS_START));
+        assert!(start.ends_with(ENDLESS_LINE));
+    }
+
+    #[test]
+    fn huge_address_reply_is_the_longest_socks5_allows() {
+        let reply = huge_address_reply();
+        assert_eq!(reply.len(), 4 + 1 + 255 + 2);
+        assert_eq!(reply[..5], [5, 0, 0, 3, 255]);
+        assert!(std::str::from_utf8(&reply[5..260]).is_ok());
+    }
+
+    /// A lab secret of `mode` (FakeTLS for `fronted.lab.test`).
+    fn secret(ee: bool) -> MtprotoSecret {
+        let mut bytes = vec![if ee { 0xee } else { 0xdd }];
+        bytes.extend_from_slice(&[7; 16]);
+        if ee {
+            bytes.extend_from_slice(b"fronted.lab.test");
+        }
+        MtprotoSecret::from_bytes(bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn faketls_bad_lengths_announces_more_than_it_sends_then_stays_silent() {
+        let secret = secret(true);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_faketls_bad_lengths(listener, secret.clone()));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let hello = faketls::build_client_hello(
+            "fronted.lab.test",
+            &secret.key(),
+            unix_now(),
+            &faketls::HelloParams::random(),
+        );
+        client.write_all(&hello).await.unwrap();
+        let mut header = [0; RECORD_HEADER_LEN + 4];
+        client.read_exact(&mut header).await.unwrap();
+        assert_eq!(header[..3], [HANDSHAKE, 3, 3]);
+        assert_eq!(header[3..5], BAD_HELLO_LEN.to_be_bytes());
+        let message = usize::from(header[6]) << 16 | usize::from(header[7]) << 8;
+        let message = 4 + (message | usize::from(header[8]));
+        assert!(message < usize::from(BAD_HELLO_LEN), "{message}");
+        // The rest of the real answer comes, then nothing: the client would wait forever.
+        let mut rest = vec![0; 64];
+        client.read_exact(&mut rest).await.unwrap();
+        let mut sink = vec![0; 64 * 1024];
+        let more = async {
+            loop {
+                if client.read(&mut sink).await.unwrap() == 0 {
+                    return;
+                }
+            }
+        };
+        assert!(tokio::time::timeout(QUIET, more).await.is_err());
+
+        // The auditor's client sees the lengths disagree at once.
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let error = crate::probe::mtproto_conn::MtprotoConn::handshake(
+            Box::new(stream),
+            &secret,
+            2,
+            STEP,
+            unix_now(),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("16640"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn mtproto_endless_answers_with_a_frame_that_never_ends() {
+        let secret = secret(false);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        tokio::spawn(serve_mtproto_endless(
+            listener,
+            secret.clone(),
+            Arc::clone(&sent),
+        ));
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut conn, _) = crate::probe::mtproto_conn::MtprotoConn::handshake(
+            Box::new(stream),
+            &secret,
+            2,
+            STEP,
+            unix_now(),
+        )
+        .await
+        .unwrap();
+        conn.send(&[0; 40]).await.unwrap();
+        let error = conn.recv(64 * 1024, STEP).await.unwrap_err();
+        assert!(error.to_string().contains("1073741824"), "{error}");
+        assert!(sent.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn long_chain_config_builds() {
+        assert!(long_chain_config(&["tls.lab.test"]).is_ok());
     }
 }

@@ -126,6 +126,25 @@ fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
         ("endless", Status::Dead, vec![HandshakeFailed]),
         ("garbage", Status::Dead, vec![HandshakeFailed]),
         ("reset", Status::Dead, vec![HandshakeFailed]),
+        // The hostile corpus (tests/it/hostile.rs says why each gets what it gets).
+        (
+            "huge-reply",
+            Status::Alive,
+            vec![OpenProxy, ContentTampered],
+        ),
+        ("header-bomb", Status::Dead, vec![HandshakeFailed]),
+        ("socks-huge-address", Status::Dead, vec![HandshakeFailed]),
+        (
+            "tls-long-chain",
+            Status::Alive,
+            vec![OpenProxy, TlsIntercepted],
+        ),
+        (
+            "faketls-bad-lengths",
+            Status::Dead,
+            vec![FaketlsInvalid, FaketlsNoFronting],
+        ),
+        ("mtproto-endless", Status::Dead, vec![HandshakeFailed]),
     ]
 }
 
@@ -173,6 +192,12 @@ async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
         ("endless", Dead),
         ("garbage", Dead),
         ("reset", Dead),
+        ("huge-reply", Dangerous),
+        ("header-bomb", Dead),
+        ("socks-huge-address", Dead),
+        ("tls-long-chain", Dangerous),
+        ("faketls-bad-lengths", Dead),
+        ("mtproto-endless", Dead),
     ];
     assert_eq!(expected.len(), results.len());
     for (name, verdict) in expected {
@@ -319,8 +344,8 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 13);
-    assert_eq!(s["dead"], 8);
+    assert_eq!(s["alive"], 15);
+    assert_eq!(s["dead"], 12);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("tls_intercepted") && text.contains("intercepting-socks5"));

@@ -500,8 +500,8 @@ mod tests {
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         let sent = AtomicU64::new(0);
-        let served = async move { kind.session(server, &sent).await };
-        (client, tokio::spawn(served))
+        let running = async move { kind.session(server, &sent).await };
+        (client, tokio::spawn(running))
     }
 
     /// Reads up to the end of a response head (at most 64 KiB).
@@ -697,7 +697,7 @@ mod tests {
                 assert!(name.starts_with("huge-address.lab.test."), "{name}");
                 assert_eq!(port, 443);
             }
-            other => panic!("expected a domain, got {other:?}"),
+            other @ tokio_socks::TargetAddr::Ip(_) => panic!("expected a domain, got {other:?}"),
         }
         let mut start = vec![0; ENDLESS_START.len() + ENDLESS_LINE.len()];
         tunnel.read_exact(&mut start).await.unwrap();

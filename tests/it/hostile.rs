@@ -28,6 +28,9 @@ const SLACK: Duration = Duration::from_secs(2);
 /// The most any streaming endpoint may have written while being audited: the 1 MiB body cap
 /// and the 64 KiB head cap, times the few requests an entry makes, plus socket buffers.
 const BOUNDED: u64 = 8 * 1024 * 1024;
+/// The body cap the auditor must apply (its `MAX_BODY`, written out so that a changed cap
+/// fails here too).
+const BODY_CAP: usize = 1024 * 1024;
 
 /// Every hostile lab proxy, its status and exact findings with every check.
 fn hostile() -> Vec<(&'static str, Status, Vec<Code>)> {
@@ -160,7 +163,8 @@ async fn the_auditor_takes_a_bounded_number_of_bytes_from_endless_and_huge_answe
     // The auditor read the 100 MB reply up to its cap, and not much further.
     let huge = sent("huge-reply");
     eprintln!("bytes sent: huge-reply {huge}");
-    assert!(huge >= MAX_BODY as u64, "huge-reply sent only {huge} bytes");
+    assert_eq!(MAX_BODY, BODY_CAP);
+    assert!(huge >= BODY_CAP as u64, "huge-reply sent only {huge} bytes");
     assert!(huge < BOUNDED, "huge-reply sent {huge} bytes");
     let (result, _) = &results["huge-reply"];
     let tampered = result
@@ -170,7 +174,7 @@ async fn the_auditor_takes_a_bounded_number_of_bytes_from_endless_and_huge_answe
         .unwrap();
     assert_eq!(
         tampered.evidence["received_bytes"],
-        MAX_BODY.to_string(),
+        BODY_CAP.to_string(),
         "the body is kept up to the cap: {tampered:?}"
     );
     for name in [

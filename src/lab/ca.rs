@@ -123,6 +123,16 @@ impl LabCa {
     /// `http/1.1`.
     pub fn server_config(&self, names: &[&str]) -> Result<Arc<rustls::ServerConfig>, CaError> {
         let (chain, key) = self.issue(names)?;
+        self.server_config_with_chain(chain, key)
+    }
+
+    /// A server config like [`LabCa::server_config`]'s presenting `chain` (leaf first) with
+    /// the leaf's `key`, whatever the chain holds (the hostile lab presents a huge one).
+    pub fn server_config_with_chain(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Arc<rustls::ServerConfig>, CaError> {
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
             .map_err(|error| rustls_error(&error))?

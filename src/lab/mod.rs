@@ -10,7 +10,9 @@
 //! - [`origins`]: the TLS canary, the plain-HTTP canary, the judge.
 //! - [`socks`], [`http_proxy`]: proxies with one behaviour each; [`intercept`]: TLS
 //!   interception for the intercepting proxy.
-//! - [`hostile`]: endpoints that misbehave at the protocol level.
+//! - [`hostile`]: endpoints that misbehave at the socket or protocol level (tarpit, drip,
+//!   endless streams, a 100 MB reply, a header bomb, a huge SOCKS address, a 1,000-certificate
+//!   chain, a FakeTLS answer with wrong lengths, an MTProto answer that never ends).
 
 pub mod ca;
 pub mod fake_dc;
@@ -28,6 +30,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -116,6 +119,8 @@ pub struct Lab {
     /// The same profile with IP literals instead of `*.lab.test` names, for third-party
     /// proxies that resolve names with the system resolver.
     profile_by_address_toml: String,
+    /// Bytes written by the streaming hostile endpoints, by proxy name.
+    sent: HashMap<String, Arc<AtomicU64>>,
     /// Every server task.
     tasks: JoinSet<()>,
 }
@@ -355,25 +360,102 @@ impl Lab {
             "nothing listens here any more",
             socks5(closed, None),
         );
-        for (name, about, kind) in [
-            ("tarpit", "accepts and never answers", Hostile::Tarpit),
-            ("slow-drip", "answers one byte per second", Hostile::Drip),
+        let mut sent = HashMap::new();
+        for (name, about, kind, proxy_kind) in [
+            (
+                "tarpit",
+                "accepts and never answers",
+                Hostile::Tarpit,
+                ProxyKind::Socks5,
+            ),
+            (
+                "slow-drip",
+                "answers one byte per second",
+                Hostile::Drip,
+                ProxyKind::Socks5,
+            ),
             (
                 "endless",
                 "answers with an endless stream",
                 Hostile::Endless,
+                ProxyKind::Socks5,
             ),
-            ("garbage", "answers with garbage", Hostile::Garbage),
+            (
+                "garbage",
+                "answers with garbage",
+                Hostile::Garbage,
+                ProxyKind::Socks5,
+            ),
             (
                 "reset",
                 "resets the connection after the greeting",
                 Hostile::ResetAfterGreeting,
+                ProxyKind::Socks5,
+            ),
+            (
+                "huge-reply",
+                "HTTP proxy answering every request with a 100 MB body",
+                Hostile::HugeReply,
+                ProxyKind::Http,
+            ),
+            (
+                "header-bomb",
+                "HTTP proxy answering with header fields that never end",
+                Hostile::HeaderBomb,
+                ProxyKind::Http,
+            ),
+            (
+                "socks-huge-address",
+                "SOCKS5 proxy replying with a 255-byte address, then an endless stream",
+                Hostile::SocksHugeAddress,
+                ProxyKind::Socks5,
             ),
         ] {
             let (listener, addr) = bind().await?;
-            tasks.spawn(hostile::serve_hostile(listener, kind));
-            add(name, about, socks5(addr, None));
+            let counter = Arc::new(AtomicU64::new(0));
+            sent.insert(name.to_owned(), Arc::clone(&counter));
+            tasks.spawn(hostile::serve_hostile(listener, kind, counter));
+            add(name, about, of_kind(proxy_kind, addr));
         }
+        let (listener, long_chain_addr) = bind().await?;
+        let config = hostile::long_chain_config(&[TLS_CANARY, "127.0.0.1"])?;
+        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
+        let (listener, addr) = bind().await?;
+        tasks.spawn(socks::serve_socks5(
+            listener,
+            Arc::new(Socks5Behaviour::RedirectPort {
+                port: tls_addr.port(),
+                to: long_chain_addr,
+            }),
+            Arc::clone(&router),
+        ));
+        add(
+            "tls-long-chain",
+            "SOCKS5 proxy sending TLS to a server with a 1,000-certificate chain",
+            socks5(addr, None),
+        );
+        let secret = random_secret(SecretMode::Ee)?;
+        let (listener, addr) = bind().await?;
+        tasks.spawn(hostile::serve_faketls_bad_lengths(listener, secret.clone()));
+        add(
+            "faketls-bad-lengths",
+            "FakeTLS MTProto proxy whose answer announces more bytes than it sends",
+            mtproto(addr, &secret),
+        );
+        let secret = random_secret(SecretMode::Dd)?;
+        let (listener, addr) = bind().await?;
+        let counter = Arc::new(AtomicU64::new(0));
+        sent.insert("mtproto-endless".to_owned(), Arc::clone(&counter));
+        tasks.spawn(hostile::serve_mtproto_endless(
+            listener,
+            secret.clone(),
+            counter,
+        ));
+        add(
+            "mtproto-endless",
+            "MTProto proxy answering the handshake with an answer that never ends",
+            mtproto(addr, &secret),
+        );
         for index in 0..options.scale {
             let (listener, addr) = bind().await?;
             tasks.spawn(socks::serve_socks5(
@@ -419,6 +501,7 @@ impl Lab {
             dc_key_pem,
             profile_toml: profile_toml(ports, false),
             profile_by_address_toml: profile_toml(ports, true),
+            sent,
             tasks,
         })
     }
@@ -441,6 +524,16 @@ impl Lab {
             );
         }
         list
+    }
+
+    /// Bytes the streaming hostile endpoint `name` has written so far (`huge-reply`,
+    /// `header-bomb`, `socks-huge-address`, `endless`, `mtproto-endless`, and the
+    /// socket-level ones, which write little or nothing): an upper bound of what its clients
+    /// took. `None` for other names.
+    pub fn bytes_sent(&self, name: &str) -> Option<u64> {
+        self.sent
+            .get(name)
+            .map(|counter| counter.load(Ordering::Relaxed))
     }
 
     /// The lab CA certificate (PEM); the profile names it [`CA_FILE`].

@@ -82,6 +82,15 @@ pub enum Socks5Behaviour {
         /// Where it sends that name instead, whatever port was asked for.
         to: SocketAddr,
     },
+    /// An honest no-auth proxy, except that every connection to one port, by name or by
+    /// address, goes somewhere else (the hostile lab sends TLS to a server with a
+    /// 1,000-certificate chain this way).
+    RedirectPort {
+        /// The destination port it redirects.
+        port: u16,
+        /// Where those connections go instead.
+        to: SocketAddr,
+    },
 }
 
 impl Socks5Behaviour {
@@ -89,7 +98,10 @@ impl Socks5Behaviour {
     fn method(&self) -> u8 {
         match self {
             Self::Auth { .. } | Self::AnyPassword { .. } => USER_PASS,
-            Self::Honest | Self::Intercept(_) | Self::LyingDns { .. } => NO_AUTH,
+            Self::Honest
+            | Self::Intercept(_)
+            | Self::LyingDns { .. }
+            | Self::RedirectPort { .. } => NO_AUTH,
         }
     }
 
@@ -101,7 +113,10 @@ impl Socks5Behaviour {
                 password: expected_password,
             } => username == expected_user.as_bytes() && password == expected_password.as_bytes(),
             Self::AnyPassword { .. } => true,
-            Self::Honest | Self::Intercept(_) | Self::LyingDns { .. } => false,
+            Self::Honest
+            | Self::Intercept(_)
+            | Self::LyingDns { .. }
+            | Self::RedirectPort { .. } => false,
         }
     }
 
@@ -109,6 +124,17 @@ impl Socks5Behaviour {
     fn lie_about(&self, requested: &str) -> Option<SocketAddr> {
         match self {
             Self::LyingDns { name, to } if requested.eq_ignore_ascii_case(name) => Some(*to),
+            _ => None,
+        }
+    }
+
+    /// Where a redirecting server sends connections to `port`, when it redirects them.
+    fn redirect(&self, port: u16) -> Option<SocketAddr> {
+        match self {
+            Self::RedirectPort {
+                port: redirected,
+                to,
+            } if *redirected == port => Some(*to),
             _ => None,
         }
     }
@@ -310,12 +336,20 @@ async fn read_target(client: &mut TcpStream, address_type: u8) -> io::Result<Opt
 }
 
 /// Where the request goes, or the reply refusing it: lab names and loopback only, except
-/// for the one name a [`Socks5Behaviour::LyingDns`] server lies about (still loopback).
+/// for the one name a [`Socks5Behaviour::LyingDns`] server lies about and the one port a
+/// [`Socks5Behaviour::RedirectPort`] server redirects (still loopback).
 fn destination(
     behaviour: &Socks5Behaviour,
     router: &Router,
     target: &Target,
 ) -> Result<SocketAddr, Reply> {
+    let port = match target {
+        Target::Name(_, port) => *port,
+        Target::Addr(addr) => addr.port(),
+    };
+    if let Some(to) = behaviour.redirect(port) {
+        return router.resolve_addr(to).ok_or(Reply::NotAllowed);
+    }
     match target {
         Target::Name(name, port) => match behaviour.lie_about(name) {
             Some(to) => router.resolve_addr(to).ok_or(Reply::NotAllowed),
@@ -660,6 +694,31 @@ mod tests {
         .await;
         assert_eq!(code, 0);
         assert_echo(&mut other_name, b"real").await;
+    }
+
+    #[tokio::test]
+    async fn redirect_port_sends_one_port_elsewhere_by_name_and_by_address() {
+        let real = echo_server(b"real").await;
+        let other = echo_server(b"other").await;
+        let elsewhere = echo_server(b"elsewhere").await;
+        let server = socks5_server(Socks5Behaviour::RedirectPort {
+            port: real.port(),
+            to: elsewhere,
+        })
+        .await;
+
+        let mut by_address = greeted(server).await;
+        assert_eq!(request(&mut by_address, &request_addr(real)).await, 0);
+        assert_echo(&mut by_address, b"elsewhere").await;
+
+        let mut by_name = greeted(server).await;
+        let code = request(&mut by_name, &request_name("canary.lab.test", real.port())).await;
+        assert_eq!(code, 0);
+        assert_echo(&mut by_name, b"elsewhere").await;
+
+        let mut other_port = greeted(server).await;
+        assert_eq!(request(&mut other_port, &request_addr(other)).await, 0);
+        assert_echo(&mut other_port, b"other").await;
     }
 
     #[tokio::test]

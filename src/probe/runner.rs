@@ -585,7 +585,8 @@ impl Probe<'_> {
         let Some(named) = self.tls_leg(result, canary, policy, by_name, "name").await else {
             return;
         };
-        let substituted = !named.valid && !named.chain.is_empty();
+        // A chain too large to read is not the canary's either.
+        let substituted = !named.valid && (!named.chain.is_empty() || named.oversized);
         // The address leg tells DNS tampering from interception, so it also runs when only
         // `tls` was asked for and the name leg showed a foreign certificate.
         let by_address = match canary.address {
@@ -685,6 +686,7 @@ impl Probe<'_> {
                 valid: false,
                 error: Some(error.to_string()),
                 known_ca: None,
+                oversized: false,
             },
         };
         result.observations.tls.push(TlsObservation {

@@ -12,11 +12,17 @@
 //! [`WebPkiServerVerifier`] over the policy's roots. Session resumption is off, so every
 //! handshake shows a certificate.
 //!
+//! A server whose handshake holds a message over 64 KiB (in practice a certificate chain of
+//! hundreds of certificates) is refused by rustls as soon as the message's header announces
+//! that size, so nothing of it is buffered; [`TlsOutcome::oversized`] records that it was
+//! refused for that reason, since no canary sends such a chain.
+//!
 //! Names in [`CertFacts`] are RFC 4514 strings (last RDN first, `,` between RDNs, `+` inside
 //! one, special and control characters escaped, non-string values as `#` and the hex DER);
 //! [`crate::rules::interception::common_names`] reads the CNs back.
 
 use std::fmt::Write as _;
+use std::io;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -118,6 +124,9 @@ pub struct TlsOutcome {
     pub error: Option<String>,
     /// Matched known interception CA name.
     pub known_ca: Option<String>,
+    /// The server sent a handshake message over the 64 KiB rustls accepts: a certificate
+    /// chain too large to be the canary's, refused before it was read (so `chain` is empty).
+    pub oversized: bool,
 }
 
 impl TlsOutcome {
@@ -128,6 +137,7 @@ impl TlsOutcome {
             valid: false,
             error: Some(error.into()),
             known_ca: None,
+            oversized: false,
         }
     }
 }
@@ -173,11 +183,16 @@ where
     let seen = recorder.take();
 
     let chain: Vec<CertFacts> = seen.chain.iter().map(|der| cert_facts(der)).collect();
+    let oversized = matches!(&handshake, Ok(Err(error)) if is_oversized(error));
     let error = match (seen.verdict, handshake) {
         (Some(Err(error)), _) => Some(error.to_string()),
         (_, Err(_elapsed)) => Some(format!(
             "timeout: no TLS handshake within {} ms",
             step.as_millis()
+        )),
+        (_, Ok(Err(error))) if oversized => Some(format!(
+            "the server's handshake message is too large (over 64 KiB: a certificate chain \
+             no real server sends): {error}"
         )),
         (_, Ok(Err(error))) => Some(error.to_string()),
         (None, Ok(Ok(_))) => Some("the handshake ended without a certificate check".to_owned()),
@@ -190,7 +205,22 @@ where
         valid: error.is_none(),
         error,
         chain,
+        oversized,
     }
+}
+
+/// True when a handshake failed because the server sent a handshake message over rustls's
+/// 64 KiB limit.
+fn is_oversized(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|error| {
+            matches!(
+                error,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)
+            )
+        })
 }
 
 /// A client config for one connection: ring, safe protocol versions, no resumption, no
@@ -744,6 +774,33 @@ mod tests {
             outcome.error
         );
         assert_eq!(outcome.chain[0].sha256, sha256_hex(&leaf.der));
+    }
+
+    #[tokio::test]
+    async fn a_thousand_certificate_chain_is_refused_unread_and_flagged() {
+        let ca = Ca::new(&[(DnType::CommonName, "Canary Test CA")]);
+        let leaf = ca.leaf("canary.test");
+        let copies = vec![ca.issuer.der(); 999];
+        let outcome = handshake(
+            server(&leaf, &copies),
+            "canary.test",
+            &policy(ca.roots(), vec![]),
+        )
+        .await;
+        assert!(!outcome.valid);
+        assert!(outcome.oversized, "{:?}", outcome.error);
+        assert!(outcome.chain.is_empty());
+        let error = outcome.error.unwrap_or_default();
+        assert!(error.contains("too large"), "{error}");
+
+        // A chain of a normal size is not flagged, valid or not.
+        let outcome = handshake(
+            server(&leaf, &[]),
+            "other.test",
+            &policy(ca.roots(), vec![]),
+        )
+        .await;
+        assert!(!outcome.valid && !outcome.oversized);
     }
 
     // Paused time: the 30 s step passes instantly once nothing else can run.

@@ -126,6 +126,25 @@ fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
         ("endless", Status::Dead, vec![HandshakeFailed]),
         ("garbage", Status::Dead, vec![HandshakeFailed]),
         ("reset", Status::Dead, vec![HandshakeFailed]),
+        // The hostile corpus (tests/it/hostile.rs says why each gets what it gets).
+        (
+            "huge-reply",
+            Status::Alive,
+            vec![OpenProxy, ContentTampered],
+        ),
+        ("header-bomb", Status::Dead, vec![HandshakeFailed]),
+        ("socks-huge-address", Status::Dead, vec![HandshakeFailed]),
+        (
+            "tls-long-chain",
+            Status::Alive,
+            vec![OpenProxy, TlsIntercepted],
+        ),
+        (
+            "faketls-bad-lengths",
+            Status::Dead,
+            vec![FaketlsInvalid, FaketlsNoFronting],
+        ),
+        ("mtproto-endless", Status::Dead, vec![HandshakeFailed]),
     ]
 }
 
@@ -173,6 +192,12 @@ async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
         ("endless", Dead),
         ("garbage", Dead),
         ("reset", Dead),
+        ("huge-reply", Dangerous),
+        ("header-bomb", Dead),
+        ("socks-huge-address", Dead),
+        ("tls-long-chain", Dangerous),
+        ("faketls-bad-lengths", Dead),
+        ("mtproto-endless", Dead),
     ];
     assert_eq!(expected.len(), results.len());
     for (name, verdict) in expected {
@@ -319,8 +344,8 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 13);
-    assert_eq!(s["dead"], 8);
+    assert_eq!(s["alive"], 15);
+    assert_eq!(s["dead"], 12);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("tls_intercepted") && text.contains("intercepting-socks5"));
@@ -433,10 +458,11 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
-    assert_eq!(json["summary"]["alive"], 13, "{}", json["summary"]);
+    assert_eq!(json["summary"]["alive"], 15, "{}", json["summary"]);
     assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
+    // intercepting-socks5, lying-dns-socks5 and tls-long-chain.
     assert_eq!(
-        json["summary"]["verdicts"]["dangerous"], 2,
+        json["summary"]["verdicts"]["dangerous"], 3,
         "{}",
         json["summary"]
     );
@@ -446,7 +472,8 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
         .iter()
         .filter(|e| e["findings"].to_string().contains("tls_intercepted"))
         .count();
-    assert_eq!(intercepted, 1);
+    // intercepting-socks5 and tls-long-chain (whose chain is too large to be the canary's).
+    assert_eq!(intercepted, 2);
     std::process::Command::new("kill")
         .args(["-INT", &lab.id().to_string()])
         .status()

@@ -8,6 +8,7 @@
 )]
 
 mod audit;
+mod hostile;
 mod html;
 mod interop;
 mod parse;

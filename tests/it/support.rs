@@ -22,8 +22,10 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default().as_bytes())
-        .unwrap();
+    // A child that stops before reading its input (a usage error) may close the pipe first.
+    if let Err(error) = pipe.write_all(stdin.unwrap_or_default().as_bytes()) {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+    }
     drop(pipe);
     child.wait_with_output().unwrap()
 }

@@ -35,6 +35,8 @@ pub const CHANGE_CIPHER_SPEC_TYPE: u8 = 0x14;
 pub const APPLICATION_DATA: u8 = 0x17;
 /// The whole ChangeCipherSpec record both sides send once.
 pub const CHANGE_CIPHER_SPEC: [u8; 6] = [0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
+/// Handshake message type of a ServerHello.
+const SERVER_HELLO: u8 = 0x02;
 /// Length of a record header (type, version, length).
 pub const RECORD_HEADER_LEN: usize = 5;
 /// Length of the ClientHello record this module builds.
@@ -70,6 +72,18 @@ pub enum FakeTlsError {
     /// A length or field is out of range.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// A record's length disagrees with the length of the handshake message it carries.
+    #[error(
+        "{what} record announces {record} bytes but carries a {message}-byte handshake message"
+    )]
+    LengthMismatch {
+        /// Which record.
+        what: &'static str,
+        /// The record header's payload length.
+        record: usize,
+        /// The handshake message's length, its 4-byte header included.
+        message: usize,
+    },
     /// The HMAC does not match: wrong secret, or not an MTProto proxy (a real TLS server).
     #[error("HMAC mismatch")]
     BadHmac,
@@ -531,14 +545,33 @@ pub fn build_server_answer(
 ///
 /// `Ok(None)`: so far so good, more bytes needed. An error as soon as a header is wrong:
 /// the first record must be a `16 03 03` handshake record of at least 38 and at most
-/// 16640 bytes, the second exactly `14 03 03 00 01 01`, the third a `17 03 03` record of at
-/// most 16640 bytes.
+/// 16640 bytes holding exactly one ServerHello (its handshake header's length plus 4 is the
+/// record's length: a record announcing more, whose extra bytes may never come, is refused
+/// as soon as the 4-byte handshake header is in), the second exactly `14 03 03 00 01 01`,
+/// the third a `17 03 03` record of at most 16640 bytes. Nothing is ever allocated from an
+/// announced length: the caller buffers what arrives.
 pub fn server_answer_len(buf: &[u8]) -> Result<Option<usize>, FakeTlsError> {
     let Some(hello_len) = record_len(buf, HANDSHAKE, "ServerHello")? else {
         return Ok(None);
     };
     if hello_len < 4 + 2 + RANDOM_LEN {
         return Err(FakeTlsError::Malformed("ServerHello too short"));
+    }
+    let Some(&[kind, l1, l2, l3]) = buf.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + 4) else {
+        return Ok(None);
+    };
+    if kind != SERVER_HELLO {
+        return Err(FakeTlsError::NotTls(
+            "the first handshake message is no ServerHello",
+        ));
+    }
+    let message = 4 + (usize::from(l1) << 16 | usize::from(l2) << 8 | usize::from(l3));
+    if message != hello_len {
+        return Err(FakeTlsError::LengthMismatch {
+            what: "ServerHello",
+            record: hello_len,
+            message,
+        });
     }
     let ccs_at = RECORD_HEADER_LEN + hello_len;
     let rest = buf.get(ccs_at..).unwrap_or_default();
@@ -845,6 +878,44 @@ mod tests {
         assert!(server_answer_len(b"HTTP/1.1 400 Bad Request\r\n").is_err());
         assert!(server_answer_len(&[0x16, 0x03, 0x03, 0x00, 0x05]).is_err());
         assert!(server_answer_len(&[0x16, 0x03, 0x03, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn server_hello_lengths_that_disagree_fail_at_the_handshake_header() {
+        let key = [9; 16];
+        let hello = build_client_hello("example.com", &key, 1000, &HelloParams::random());
+        let info = verify_client_hello(&hello, &key, 1000, 0).unwrap();
+        let answer = build_server_answer(&key, &info, &AnswerParams::random());
+        let real = usize::from(u16::from_be_bytes([answer[3], answer[4]]));
+        // The record announces the most a client accepts; the message says its real size.
+        let mut longer = answer.clone();
+        longer[3..5].copy_from_slice(&16_640_u16.to_be_bytes());
+        let expected = FakeTlsError::LengthMismatch {
+            what: "ServerHello",
+            record: 16_640,
+            message: real,
+        };
+        // Known from the first 9 bytes: no waiting for the 16640 announced.
+        assert_eq!(server_answer_len(&longer[..9]), Err(expected.clone()));
+        assert_eq!(server_answer_len(&longer[..8]), Ok(None));
+        assert_eq!(
+            verify_server_answer(&key, &info.client_random, &longer),
+            Err(expected)
+        );
+        // The other way round: a message longer than its record.
+        let mut shorter = answer.clone();
+        shorter[8] = shorter[8].wrapping_add(1);
+        assert!(matches!(
+            server_answer_len(&shorter),
+            Err(FakeTlsError::LengthMismatch { .. })
+        ));
+        // A first message of another type.
+        let mut other = answer;
+        other[5] = 0x0b;
+        assert!(matches!(
+            server_answer_len(&other),
+            Err(FakeTlsError::NotTls(_))
+        ));
     }
 
     #[test]

@@ -1472,10 +1472,11 @@ mod tests {
             let (a, b) = (a % n, b % n);
             let field = Montgomery::new(n);
             // R mod n, to undo REDC's R⁻¹: mul(a, b)·R ≡ a·b.
-            let r = ((1_u128 << 64) % u128::from(n)) as u64;
+            let r = u64::try_from((1_u128 << 64) % u128::from(n)).unwrap();
             let back = mul_mod(field.mul(a, b), r, n);
             proptest::prop_assert_eq!(back, mul_mod(a, b, n));
-            proptest::prop_assert_eq!(field.add(a, b), ((u128::from(a) + u128::from(b)) % u128::from(n)) as u64);
+            let sum = (u128::from(a) + u128::from(b)) % u128::from(n);
+            proptest::prop_assert_eq!(u128::from(field.add(a, b)), sum);
         }
     }
 

@@ -107,6 +107,10 @@ impl HttpUrl {
         let rest = text
             .strip_prefix("http://")
             .ok_or_else(|| format!("{text:?}: only http:// URLs can be canaries or judges"))?;
+        // The host and path go into the request line and Host field as they are.
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{text:?}: spaces or control characters"));
+        }
         let (authority, path) = match rest.find('/') {
             Some(at) => (
                 rest.get(..at).unwrap_or(rest),
@@ -118,7 +122,17 @@ impl HttpUrl {
             let (host, after) = v6
                 .split_once(']')
                 .ok_or_else(|| format!("{text:?}: unclosed [ in host"))?;
-            (host, after.strip_prefix(':'))
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| format!("{text:?}: {after:?} after the ]"))?,
+                ),
+            };
+            (host, port)
+        } else if authority.matches(':').count() > 1 {
+            return Err(format!("{text:?}: an IPv6 host goes in brackets"));
         } else {
             match authority.rsplit_once(':') {
                 Some((host, port)) => (host, Some(port)),
@@ -127,6 +141,9 @@ impl HttpUrl {
         };
         if host.is_empty() {
             return Err(format!("{text:?}: no host"));
+        }
+        if host.contains(['[', ']']) {
+            return Err(format!("{text:?}: bad host {host:?}"));
         }
         let port = match port {
             Some(port) => port
@@ -532,6 +549,34 @@ mod tests {
         assert!(HttpUrl::parse("https://a/").is_err());
         assert!(HttpUrl::parse("http://a:0/").is_err());
         assert!(HttpUrl::parse("http:///x").is_err());
+    }
+
+    /// Found by the `rule_files` fuzz target: an unbracketed host with colons, text after
+    /// the `]`, brackets inside a host or control characters parsed (into a different URL
+    /// than the one printed back, or into a request line carrying them).
+    #[test]
+    fn url_parse_refuses_what_it_cannot_print_back() {
+        for text in [
+            "http://2001:db8::1/",
+            "http://a:b:80/",
+            "http://[::1]x/",
+            "http://[::1]x:80/",
+            "http://a]b/",
+            "http://[a[b]/",
+            "http://a b/",
+            "http://a/p\r\nX-Injected: 1",
+            "http://a/\u{1}",
+        ] {
+            assert!(HttpUrl::parse(text).is_err(), "{text:?}");
+        }
+        for text in [
+            "http://a:8080/p?q",
+            "http://[2001:db8::1]:8080/",
+            "http://a/",
+        ] {
+            let url = HttpUrl::parse(text).unwrap();
+            assert_eq!(HttpUrl::parse(&url.to_string()).unwrap(), url);
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use proxy_audit::proto::mtproto::secret::MtprotoSecret;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(secret) = MtprotoSecret::decode(text) {
         let again = MtprotoSecret::decode(&secret.to_hex()).expect("hex of a secret decodes");
         assert_eq!(again, secret);

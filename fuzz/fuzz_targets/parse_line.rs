@@ -6,8 +6,16 @@ use libfuzzer_sys::fuzz_target;
 use proxy_audit::ingest::{Collector, IngestOptions, InputFormat};
 
 fuzz_target!(|data: &[u8]| {
-    for format in [InputFormat::Text, InputFormat::Json, InputFormat::Html, InputFormat::Csv] {
-        let options = IngestOptions { forced_format: Some(format), ..IngestOptions::default() };
+    for format in [
+        InputFormat::Text,
+        InputFormat::Json,
+        InputFormat::Html,
+        InputFormat::Csv,
+    ] {
+        let options = IngestOptions {
+            forced_format: Some(format),
+            ..IngestOptions::default()
+        };
         let mut collector = Collector::new(options);
         let _ = collector.read_input("fuzz", std::io::Cursor::new(data));
         let inventory = collector.finish();

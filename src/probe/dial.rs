@@ -155,6 +155,23 @@ pub async fn open_tunnel(
     })
 }
 
+/// Runs the handshake with `proxy` over `stream`, an already open connection to it, without
+/// a deadline: what [`open_tunnel`] does once connected.
+///
+/// Public so the fuzz targets can play the proxy's side from memory.
+pub async fn handshake_over<S>(
+    stream: S,
+    proxy: &ProxyEndpoint,
+    credentials: Credentials<'_>,
+    target: &Target,
+) -> Result<BoxStream, DialError>
+where
+    S: ProxyStream + 'static,
+{
+    let plan = Plan::new(proxy, credentials, target)?;
+    handshake(stream, &plan).await
+}
+
 /// A username and password to present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Auth<'a> {

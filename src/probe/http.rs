@@ -191,6 +191,19 @@ where
         .unwrap_or_else(|_| Err(GetError::Response(timed_out(step))))
 }
 
+/// Reads a response (head, then the body as framed, capped at `max_body` bytes) from
+/// `stream`, the way [`get_via_proxy`] reads an origin's answer through a tunnel.
+///
+/// Public so the fuzz targets can feed it a peer's bytes without a proxy; nothing is sent.
+pub async fn read_response<S>(stream: S, max_body: usize) -> Result<HttpResponse, GetError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    exchange(stream, &[], max_body, Hop::Origin)
+        .await
+        .map(|exchange| exchange.response)
+}
+
 /// Sends `request` and reads the response, the body capped at `max_body` bytes.
 async fn exchange<S>(
     mut stream: S,

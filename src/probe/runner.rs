@@ -749,24 +749,24 @@ const SENT_HEADERS: [&str; 4] = ["host", "user-agent", "accept", "connection"];
 
 /// The judge's JSON: `{"address": "203.0.113.9", "headers": [["Name", "value"], …]}`.
 #[derive(Debug, serde::Deserialize)]
-struct JudgeAnswer {
+pub struct JudgeAnswer {
     /// The address the judge saw the request come from.
-    address: Option<String>,
+    pub address: Option<String>,
     /// Request headers in the order received.
     #[serde(default)]
-    headers: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
 }
 
 impl JudgeAnswer {
     /// Parses the judge's body; `None` when it is not the judge's JSON.
-    fn parse(body: &[u8]) -> Option<Self> {
+    pub fn parse(body: &[u8]) -> Option<Self> {
         serde_json::from_slice(body).ok()
     }
 }
 
 /// The first IP address written in a header value (`for=1.2.3.4`, `"[2001:db8::1]:80"`,
 /// `1.2.3.4, 5.6.7.8`).
-fn address_in(value: &str) -> Option<IpAddr> {
+pub fn address_in(value: &str) -> Option<IpAddr> {
     value
         .split(|c: char| c == ',' || c == ';' || c == '=' || c == '"' || c.is_whitespace())
         .find_map(|token| {

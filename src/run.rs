@@ -24,7 +24,7 @@ use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
-use crate::report::audit::{self as audit_report, AuditReport, is_flagged};
+use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, AuditedEntry, is_flagged};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::blocklist::Blocklist;
@@ -106,6 +106,7 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
     let inventory = read_inputs(&args.input).await?;
     let options = audit_options(&args.probe, args.allow_private);
     let started = now_rfc3339();
+    let keep_entries = keeps_entries(&targets, &args.report);
     let (interrupted, mut report) = audit_inventory(
         &inventory,
         profile,
@@ -114,6 +115,7 @@ async fn audit(args: AuditArgs) -> Result<Exit> {
         &mut targets,
         interrupt,
         &rules,
+        keep_entries,
     )
     .await?;
     report.vantage.clone_from(&args.vantage);
@@ -361,12 +363,9 @@ fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
     if let Some(path) = &args.emit_trusted {
         emit_trusted(report, path, args.sign.as_deref())?;
     }
-    Ok(args.fail_on.is_some_and(|gate| {
-        report
-            .entries
-            .iter()
-            .any(|entry| reaches(entry.scored.verdict, gate))
-    }))
+    Ok(args
+        .fail_on
+        .is_some_and(|gate| report.summary.reaches(gate)))
 }
 
 /// One report to write: its format and where.
@@ -458,6 +457,8 @@ async fn lab(args: LabArgs) -> Result<Exit> {
     let lab = Lab::start(LabOptions {
         scale: args.scale,
         mtproto_scale: args.mtproto_scale,
+        mix: args.mix,
+        bind: Some(args.bind),
     })
     .await?;
     if let Some(path) = &args.list_out {
@@ -474,8 +475,13 @@ async fn lab(args: LabArgs) -> Result<Exit> {
         write_file(&dir.join(DC_KEY_FILE), lab.dc_key_pem().as_bytes())?;
     }
     eprintln!(
-        "proxy-audit: lab running with {} proxies on 127.0.0.1; Ctrl-C stops it",
-        lab.proxies().len()
+        "proxy-audit: lab running with {} proxies on {}; Ctrl-C stops it",
+        lab.proxies().len(),
+        if args.scale > 0 && args.bind != crate::lab::scale::DEFAULT_BIND {
+            format!("127.0.0.1 (the {} scaled ones on {})", args.scale, args.bind)
+        } else {
+            "127.0.0.1".to_owned()
+        }
     );
     lab.run_until(interrupt).await;
     Ok(Exit::Success)
@@ -511,6 +517,7 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
         &mut targets,
         interrupt,
         &rules,
+        true,
     )
     .await?;
     write_targets(&report, &mut targets)?;
@@ -592,18 +599,6 @@ impl Rules {
     }
 }
 
-/// True when `verdict` reaches the `--fail-on` gate.
-fn reaches(verdict: Verdict, gate: Verdict) -> bool {
-    match gate {
-        Verdict::Dangerous => verdict == Verdict::Dangerous,
-        Verdict::Suspicious => matches!(verdict, Verdict::Dangerous | Verdict::Suspicious),
-        _ => matches!(
-            verdict,
-            Verdict::Dangerous | Verdict::Suspicious | Verdict::Dead
-        ),
-    }
-}
-
 /// The checked probe settings.
 fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
     let mut checks: BTreeSet<Check> = if args.checks.is_empty() {
@@ -623,6 +618,15 @@ fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
 }
 
 /// Probes every entry and writes the report; returns true when interrupted.
+///
+/// NDJSON targets get each entry's line as soon as it finishes. With `keep_entries` false
+/// (every target streams, and nothing after the run needs the entries), no entry is kept:
+/// the returned report has the summary, inputs and rejected items but no `entries`, and the
+/// memory an audit needs no longer grows with its results.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's inputs, each used once; a struct would only rename them"
+)]
 async fn audit_inventory(
     inventory: &Inventory,
     profile: Profile,
@@ -631,6 +635,7 @@ async fn audit_inventory(
     targets: &mut [Target],
     interrupt: impl Future<Output = ()>,
     rules: &Rules,
+    keep_entries: bool,
 ) -> Result<(bool, AuditReport)> {
     raise_open_files_limit();
     let profile_name = profile.name.clone();
@@ -640,7 +645,11 @@ async fn audit_inventory(
     let context = Arc::new(AuditContext::new(profile, interception, options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
-    let mut results: Vec<Option<ProbeResult>> = vec![None; inventory.entries.len()];
+    let mut entries: Vec<Option<AuditedEntry>> = Vec::new();
+    if keep_entries {
+        entries.resize_with(inventory.entries.len(), || None);
+    }
+    let mut summary = AuditSummary::of(inventory);
     let (mut alive, mut flagged) = (0u64, 0u64);
     let mut write_error: Option<io::Error> = None;
     let interrupted = runner::run(&inventory.entries, context, interrupt, |index, result| {
@@ -648,22 +657,21 @@ async fn audit_inventory(
         flagged += u64::from(is_flagged(&result));
         progress.inc(1);
         progress.set_message(format!("{alive} alive, {flagged} flagged"));
-        let streaming = targets
+        let Some(entry) = inventory.entries.get(index) else {
+            return;
+        };
+        let line = audit_report::audited(inventory, entry, result, judge);
+        summary.add(&line.result, line.scored.verdict);
+        for target in targets
             .iter_mut()
-            .filter(|t| t.format == AuditFormat::Ndjson);
-        if let Some(entry) = inventory.entries.get(index) {
-            let mut line = None;
-            for target in streaming {
-                let line = line.get_or_insert_with(|| {
-                    audit_report::audited(inventory, entry, result.clone(), judge)
-                });
-                if let Err(error) = audit_report::write_ndjson_entry(line, &mut target.out) {
-                    write_error.get_or_insert(error);
-                }
+            .filter(|t| t.format == AuditFormat::Ndjson)
+        {
+            if let Err(error) = audit_report::write_ndjson_entry(&line, &mut target.out) {
+                write_error.get_or_insert(error);
             }
         }
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(result);
+        if let Some(slot) = entries.get_mut(index) {
+            *slot = Some(line);
         }
     })
     .await;
@@ -671,20 +679,40 @@ async fn audit_inventory(
     if let Some(error) = write_error {
         return Err(error.into());
     }
-    let results = results
+    let entries = entries
         .into_iter()
-        .map(|result| result.unwrap_or_else(|| ProbeResult::not_audited("no result")))
+        .zip(&inventory.entries)
+        .map(|(audited, entry)| {
+            audited.unwrap_or_else(|| {
+                let missing = audit_report::audited(
+                    inventory,
+                    entry,
+                    ProbeResult::not_audited("no result"),
+                    judge,
+                );
+                summary.add(&missing.result, missing.scored.verdict);
+                missing
+            })
+        })
         .collect();
-    let mut report = AuditReport::new(
+    let mut report = AuditReport::assemble(
         inventory,
-        results,
-        judge,
+        entries,
+        summary,
         &profile_name,
         checks,
         interrupted,
     );
     report.rules_digest.clone_from(&rules.digest);
     Ok((interrupted, report))
+}
+
+/// True when the entries must be kept until the run ends: a target other than NDJSON, a
+/// cleaned list or a trusted list needs them (`--fail-on` needs only the summary).
+fn keeps_entries(targets: &[Target], args: &ReportArgs) -> bool {
+    targets.iter().any(|t| t.format != AuditFormat::Ndjson)
+        || args.clean.is_some()
+        || args.emit_trusted.is_some()
 }
 
 /// Progress on standard error: hidden when it is not a terminal or with `--quiet`.

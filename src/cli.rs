@@ -261,7 +261,7 @@ pub struct RescoreArgs {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// Proxies probed at once. The open-files limit is raised to allow it.
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub concurrency: u32,
 
     /// Longest one step may take (connect, handshake, one request): seconds (`2`, `0.5`)

@@ -24,7 +24,9 @@ use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
-use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, AuditedEntry, is_flagged};
+use crate::report::audit::{
+    self as audit_report, AuditReport, AuditSummary, AuditedEntry, is_flagged,
+};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::blocklist::Blocklist;
@@ -478,7 +480,10 @@ async fn lab(args: LabArgs) -> Result<Exit> {
         "proxy-audit: lab running with {} proxies on {}; Ctrl-C stops it",
         lab.proxies().len(),
         if args.scale > 0 && args.bind != crate::lab::scale::DEFAULT_BIND {
-            format!("127.0.0.1 (the {} scaled ones on {})", args.scale, args.bind)
+            format!(
+                "127.0.0.1 (the {} scaled ones on {})",
+                args.scale, args.bind
+            )
         } else {
             "127.0.0.1".to_owned()
         }

@@ -170,24 +170,39 @@ awk '/^# scale-blackhole-/ {skip = 1; next} skip {skip = 0; next} {print}' "$wor
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 failures=0
 
-# audit LIST CHECKS CONCURRENCY TAG: one timed audit; appends "wall cpu rss_kib" to
+# CPU seconds (user + sys) the labs have used so far: they share the machine with the
+# audit, and serving TLS and the Telegram key exchange costs them more than the audit.
+lab_cpu() {
+    local ticks=0 pid stat
+    for pid in "${lab_pids[@]}"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        stat=${stat##*) }
+        ticks=$(awk -v t="$ticks" '{print t + $12 + $13}' <<<"$stat")
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
+}
+
+# audit LIST CHECKS CONCURRENCY TAG: one timed audit; appends "wall cpu rss_kib lab_cpu" to
 # $work/TAG.times and the correctness counts to $work/TAG.correct.
 audit() {
     local list=$1 checks=$2 conc=$3 tag=$4 report=$work/report.$format status=0
     local args=(audit "$list" --profile "$profile" --allow-private --quiet
                 --timeout "$timeout" --concurrency "$conc" --format "$format" -o "$report")
     [ "$checks" = all ] || args+=(--checks "$checks")
+    local lab_before
+    lab_before=$(lab_cpu)
     /usr/bin/time -v -o "$work/time.txt" "$audit_bin" "${args[@]}" 2>"$work/audit.err" || status=$?
     if [ "$status" != 0 ]; then
         echo "bench: audit exited with $status:" >&2; cat "$work/audit.err" "$work/time.txt" >&2
         failures=$((failures + 1)); return
     fi
-    awk -F': ' '
+    awk -F': ' -v lab_before="$lab_before" -v lab_after="$(lab_cpu)" '
         /Elapsed \(wall clock\)/ {n = split($2, p, ":"); wall = (n == 3 ? p[1]*3600 + p[2]*60 + p[3] : p[1]*60 + p[2])}
         /User time \(seconds\)/ {user = $2}
         /System time \(seconds\)/ {sys = $2}
         /Maximum resident set size/ {rss = $2}
-        END {printf "%.2f %.2f %d\n", wall, user + sys, rss}' "$work/time.txt" >>"$work/$tag.times"
+        END {printf "%.2f %.2f %d %.2f\n", wall, user + sys, rss, lab_after - lab_before}' \
+        "$work/time.txt" >>"$work/$tag.times"
     python3 - "$report" "$work/manifest.tsv" "$list" >>"$work/$tag.correct" <<'EOF' || failures=$((failures + 1))
 import json, sys
 from urllib.parse import urlsplit, parse_qs
@@ -222,13 +237,15 @@ sys.exit(1 if bad or len(got) != len(in_list) else 0)
 EOF
 }
 
-# measure LIST CHECKS CONCURRENCY TAG: RUNS audits; sets wall cpu rss (medians, s s MiB).
+# measure LIST CHECKS CONCURRENCY TAG: RUNS audits; sets wall cpu rss labcpu (medians:
+# s, s, MiB, s) and walls (every run's wall).
 measure() {
     : >"$work/$4.times"; : >"$work/$4.correct"
     for _ in $(seq 1 "$runs"); do audit "$@"; done
     wall=$(cut -d' ' -f1 "$work/$4.times" | median)
     cpu=$(cut -d' ' -f2 "$work/$4.times" | median)
     rss=$(cut -d' ' -f3 "$work/$4.times" | median | awk '{printf "%.1f", $1 / 1024}')
+    labcpu=$(cut -d' ' -f4 "$work/$4.times" | median)
     walls=$(cut -d' ' -f1 "$work/$4.times" | tr '\n' ' ')
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}'; }
@@ -245,10 +262,10 @@ echo "audit: $audit_bin --timeout $timeout, --format $format, $runs runs per lin
 if [ -n "$sweep" ]; then
     echo
     echo "concurrency sweep, --checks $sweep_checks (blackhole term = timeout x ceil(blackholes / concurrency))"
-    printf '%-12s %9s %9s %10s %16s  %s\n' concurrency "wall s" "cpu s" "RSS MiB" "blackhole term s" "walls"
+    printf '%-12s %9s %9s %10s %10s %16s  %s\n' concurrency "wall s" "cpu s" "RSS MiB" "lab cpu s" "blackhole term s" "walls"
     for c in $sweep; do
         measure "$work/list.txt" "$sweep_checks" "$c" "sweep$c"
-        printf '%-12s %9s %9s %10s %16s  %s\n' "$c" "$wall" "$cpu" "$rss" "$(bound_of "$c" 0)" "$walls"
+        printf '%-12s %9s %9s %10s %10s %16s  %s\n' "$c" "$wall" "$cpu" "$rss" "$labcpu" "$(bound_of "$c" 0)" "$walls"
         correctness "sweep$c"
     done
 else
@@ -259,13 +276,13 @@ else
     bound=$(bound_of "$concurrency" "$live_wall")
     echo "bound: $timeout s x ceil($blackhole / $concurrency) + $live_wall s (liveness wall of the $((live + refused)) entries without blackholes) = $bound s"
     echo
-    printf '%-9s %8s %8s %9s %13s %13s  %s\n' checks "wall s" "cpu s" "RSS MiB" "wall / bound" "all / liveness" "walls"
+    printf '%-9s %8s %8s %9s %10s %13s %15s  %s\n' checks "wall s" "cpu s" "RSS MiB" "lab cpu s" "wall / bound" "all / liveness" "walls"
     measure "$work/list.txt" liveness "$concurrency" liveness
     liveness_wall=$wall
-    printf '%-9s %8s %8s %9s %13s %13s  %s\n' liveness "$wall" "$cpu" "$rss" "$(ratio "$wall" "$bound")" "" "$walls"
+    printf '%-9s %8s %8s %9s %10s %13s %15s  %s\n' liveness "$wall" "$cpu" "$rss" "$labcpu" "$(ratio "$wall" "$bound")" "" "$walls"
     correctness liveness
     measure "$work/list.txt" all "$concurrency" all
-    printf '%-9s %8s %8s %9s %13s %13s  %s\n' all "$wall" "$cpu" "$rss" "$(ratio "$wall" "$bound")" "$(ratio "$wall" "$liveness_wall")" "$walls"
+    printf '%-9s %8s %8s %9s %10s %13s %15s  %s\n' all "$wall" "$cpu" "$rss" "$labcpu" "$(ratio "$wall" "$bound")" "$(ratio "$wall" "$liveness_wall")" "$walls"
     correctness all
 fi
 

@@ -24,9 +24,7 @@ use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::probe::runner::{self, AuditContext, AuditOptions};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
-use crate::report::audit::{
-    self as audit_report, AuditReport, AuditSummary, AuditedEntry, is_flagged,
-};
+use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, is_flagged};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::blocklist::Blocklist;
@@ -650,10 +648,11 @@ async fn audit_inventory(
     let context = Arc::new(AuditContext::new(profile, interception, options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
-    let mut entries: Vec<Option<AuditedEntry>> = Vec::new();
+    let mut results: Vec<Option<ProbeResult>> = Vec::new();
     if keep_entries {
-        entries.resize_with(inventory.entries.len(), || None);
+        results.resize_with(inventory.entries.len(), || None);
     }
+    let streaming = targets.iter().any(|t| t.format == AuditFormat::Ndjson);
     let mut summary = AuditSummary::of(inventory);
     let (mut alive, mut flagged) = (0u64, 0u64);
     let mut write_error: Option<io::Error> = None;
@@ -665,8 +664,24 @@ async fn audit_inventory(
         let Some(entry) = inventory.entries.get(index) else {
             return;
         };
-        let line = audit_report::audited(inventory, entry, result, judge);
-        summary.add(&line.result, line.scored.verdict);
+        let kept = if keep_entries {
+            results.get_mut(index)
+        } else {
+            None
+        };
+        let line = if let Some(slot) = kept {
+            let line =
+                streaming.then(|| audit_report::audited(inventory, entry, result.clone(), judge));
+            *slot = Some(result);
+            line
+        } else {
+            let line = audit_report::audited(inventory, entry, result, judge);
+            summary.add(&line.result, line.scored.verdict);
+            Some(line)
+        };
+        let Some(line) = line else {
+            return;
+        };
         for target in targets
             .iter_mut()
             .filter(|t| t.format == AuditFormat::Ndjson)
@@ -675,39 +690,38 @@ async fn audit_inventory(
                 write_error.get_or_insert(error);
             }
         }
-        if let Some(slot) = entries.get_mut(index) {
-            *slot = Some(line);
-        }
     })
     .await;
     progress.finish_and_clear();
     if let Some(error) = write_error {
         return Err(error.into());
     }
-    let entries = entries
-        .into_iter()
-        .zip(&inventory.entries)
-        .map(|(audited, entry)| {
-            audited.unwrap_or_else(|| {
-                let missing = audit_report::audited(
-                    inventory,
-                    entry,
-                    ProbeResult::not_audited("no result"),
-                    judge,
-                );
-                summary.add(&missing.result, missing.scored.verdict);
-                missing
-            })
-        })
-        .collect();
-    let mut report = AuditReport::assemble(
-        inventory,
-        entries,
-        summary,
-        &profile_name,
-        checks,
-        interrupted,
-    );
+    let mut report = if keep_entries {
+        // Built in one pass at the end: building each entry's report as its result arrives
+        // interleaves long-lived allocations with the probes' short-lived ones, and peak RSS
+        // tripled (fragmentation) in the 10k benchmark.
+        let results = results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| ProbeResult::not_audited("no result")))
+            .collect();
+        AuditReport::new(
+            inventory,
+            results,
+            judge,
+            &profile_name,
+            checks,
+            interrupted,
+        )
+    } else {
+        AuditReport::assemble(
+            inventory,
+            Vec::new(),
+            summary,
+            &profile_name,
+            checks,
+            interrupted,
+        )
+    };
     report.rules_digest.clone_from(&rules.digest);
     Ok((interrupted, report))
 }

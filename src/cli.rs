@@ -1,12 +1,14 @@
 //! The command line as the user typed it (clap derive structs) and the exit codes.
 //! Checking and running happen in [`crate::run`].
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::InputFormat;
+use crate::lab::scale::Mix;
 use crate::probe::Check;
 use crate::proxy::ProxyKind;
 use crate::report::OutputFormat;
@@ -84,6 +86,7 @@ Examples:
   proxy-audit lab
   proxy-audit lab --list-out lab.txt --profile-out lab.toml
   proxy-audit lab --scale 2000 --list-out big.txt --profile-out lab.toml
+  proxy-audit lab --scale 10000 --mix live=60,refused=30,blackhole=10 --bind 127.0.0.2
 
 The profile's roots file (lab-ca.pem) is written next to --profile-out.";
 
@@ -258,7 +261,7 @@ pub struct RescoreArgs {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// Proxies probed at once. The open-files limit is raised to allow it.
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub concurrency: u32,
 
     /// Longest one step may take (connect, handshake, one request): seconds (`2`, `0.5`)
@@ -295,9 +298,22 @@ pub struct LabArgs {
     #[arg(long, value_name = "FILE")]
     pub profile_out: Option<PathBuf>,
 
-    /// Add N honest SOCKS5 proxies, each on its own port (for benchmarks).
+    /// Add N endpoints, each on its own port (for benchmarks): honest SOCKS5 proxies,
+    /// refused ports and blackholes as --mix says.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub scale: usize,
+
+    /// How the --scale endpoints split, in percent adding up to 100: `live` (honest SOCKS5),
+    /// `refused` (connection refused), `blackhole` (TCP handshake, then silence). Each is
+    /// named in the list's comments (`# scale-refused-7: …`).
+    #[arg(long, value_name = "MIX", default_value = "live=100")]
+    pub mix: Mix,
+
+    /// Loopback address the --scale endpoints listen on (anything in 127.0.0.0/8, or ::1);
+    /// several labs on different addresses get past the per-process open-files limit and
+    /// the per-address port range. The other lab servers stay on 127.0.0.1.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1", value_parser = parse_loopback)]
+    pub bind: IpAddr,
 
     /// Add N honest MTProto proxies (dd secrets), each on its own port (for benchmarks).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -395,6 +411,14 @@ fn parse_keep(text: &str) -> Result<Verdict, String> {
         "suspicious" => Ok(Verdict::Suspicious),
         _ => Err(format!("{text:?}: expected trusted, ok or suspicious")),
     }
+}
+
+/// Parses `lab --bind`: a loopback address only.
+fn parse_loopback(text: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IP address"))?;
+    crate::lab::scale::check_bind(ip).map_err(|e| e.to_string())
 }
 
 /// Parses a proxy kind for `--default-kind`.

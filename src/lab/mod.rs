@@ -22,6 +22,7 @@ pub mod intercept;
 pub mod mtproxy;
 pub mod origins;
 pub mod route;
+pub mod scale;
 pub mod socks;
 
 use std::collections::HashMap;
@@ -75,8 +76,13 @@ const INJECTED: &str = "<script src=\"http://ads.lab.test/track.js\"></script>";
 /// Lab settings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LabOptions {
-    /// Extra honest SOCKS5 proxies, each on its own port (for benchmarks).
+    /// Extra endpoints, each on its own port (for benchmarks), split by `mix`.
     pub scale: usize,
+    /// How the `scale` endpoints split into live proxies, refused ports and blackholes.
+    pub mix: scale::Mix,
+    /// The loopback address the `scale` endpoints listen on [default: `127.0.0.1`]; other
+    /// lab servers stay on `127.0.0.1`.
+    pub bind: Option<IpAddr>,
     /// Extra honest MTProto proxies (`dd` secrets, relaying to the lab datacenter).
     pub mtproto_scale: usize,
 }
@@ -456,19 +462,41 @@ impl Lab {
             "MTProto proxy answering the handshake with an answer that never ends",
             mtproto(addr, &secret),
         );
-        for index in 0..options.scale {
-            let (listener, addr) = bind().await?;
-            tasks.spawn(socks::serve_socks5(
-                listener,
-                Arc::new(Socks5Behaviour::Honest),
-                Arc::clone(&router),
-            ));
+        let scale_ip = scale::check_bind(options.bind.unwrap_or(scale::DEFAULT_BIND))?;
+        let mut held = (Vec::new(), Vec::new());
+        for (index, kind) in options.mix.sequence(options.scale).enumerate() {
+            let addr = match kind {
+                scale::Kind::Live => {
+                    let (listener, addr) = scale::listener(scale_ip).await?;
+                    tasks.spawn(socks::serve_socks5(
+                        listener,
+                        Arc::new(Socks5Behaviour::Honest),
+                        Arc::clone(&router),
+                    ));
+                    addr
+                }
+                scale::Kind::Refused => {
+                    let (socket, addr) = scale::refused(scale_ip)?;
+                    held.0.push(socket);
+                    addr
+                }
+                scale::Kind::Blackhole => {
+                    let (listener, addr) = scale::blackhole(scale_ip)?;
+                    held.1.push(listener);
+                    addr
+                }
+            };
             add(
-                &format!("scale-{index}"),
-                "honest SOCKS5 proxy (scale)",
+                &format!("scale-{}-{index}", kind.name()),
+                kind.about(),
                 socks5(addr, None),
             );
         }
+        // Refused ports and blackholes do nothing but exist, for as long as the lab runs.
+        tasks.spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await;
+        });
 
         for index in 0..options.mtproto_scale {
             let secret = random_secret(SecretMode::Dd)?;

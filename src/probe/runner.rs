@@ -324,14 +324,18 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         step: &step,
         runs: &runs,
     };
+    // The MTProto, telegram and post-liveness checks are boxed: an async fn's state is as
+    // large as its largest await, and every entry in flight holds one, so without the boxes
+    // a liveness-only audit would pay for the biggest check's buffers on each of its
+    // `--concurrency` tasks.
     if let Some(secret) = &spec.secret {
-        audit_mtproto(
+        Box::pin(audit_mtproto(
             &proxy,
             secret,
             context.telegram.as_ref(),
             &steps,
             &mut result,
-        )
+        ))
         .await;
         return result;
     }
@@ -345,7 +349,7 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         (spec.kind, result.status, &context.telegram)
     {
         if options.runs(Check::Telegram) {
-            audit_socks_telegram(&proxy, setup, &steps, &mut result).await;
+            Box::pin(audit_socks_telegram(&proxy, setup, &steps, &mut result)).await;
         }
     }
     result
@@ -364,7 +368,6 @@ struct Probe<'a> {
 impl Probe<'_> {
     /// Runs liveness, then the other selected checks while the proxy stays useful.
     async fn run(&self, result: &mut ProbeResult) {
-        let options = &self.context.options;
         let Some(first) = self.context.profile.http_canaries.first() else {
             result.status = Status::NotAudited;
             return;
@@ -405,11 +408,22 @@ impl Probe<'_> {
                 return;
             }
         };
+        Box::pin(self.after_liveness(result, first, &first_body.body)).await;
+    }
+
+    /// The checks after liveness, in order, as selected.
+    async fn after_liveness(
+        &self,
+        result: &mut ProbeResult,
+        first: &HttpCanary,
+        first_body: &[u8],
+    ) {
+        let options = &self.context.options;
         if options.runs(Check::Credentials) {
             self.credentials(result).await;
         }
         if options.runs(Check::Content) {
-            self.content(result, first, &first_body.body).await;
+            self.content(result, first, first_body).await;
         }
         if options.runs(Check::Tls) || options.runs(Check::Dns) {
             for (canary, policy) in self

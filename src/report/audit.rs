@@ -96,6 +96,28 @@ pub struct AuditSummary {
 }
 
 impl AuditSummary {
+    /// The parse totals of `inventory`, every verdict at 0: ready for [`AuditSummary::add`].
+    pub fn of(inventory: &Inventory) -> Self {
+        Self {
+            parse: Summary::of(inventory),
+            verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// True when some entry's verdict reaches `gate` (as `--fail-on` counts: `dangerous`;
+    /// `suspicious` or worse; `dead` or worse).
+    pub fn reaches(&self, gate: Verdict) -> bool {
+        let reached: &[Verdict] = match gate {
+            Verdict::Dangerous => &[Verdict::Dangerous],
+            Verdict::Suspicious => &[Verdict::Dangerous, Verdict::Suspicious],
+            _ => &[Verdict::Dangerous, Verdict::Suspicious, Verdict::Dead],
+        };
+        reached
+            .iter()
+            .any(|verdict| self.verdicts.get(verdict).is_some_and(|count| *count > 0))
+    }
+
     /// Counts one result and its verdict.
     pub fn add(&mut self, result: &ProbeResult, verdict: Verdict) {
         *self.verdicts.entry(verdict).or_default() += 1;
@@ -259,11 +281,7 @@ impl AuditReport {
         checks: Vec<Check>,
         interrupted: bool,
     ) -> Self {
-        let mut summary = AuditSummary {
-            parse: Summary::of(inventory),
-            verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
-            ..AuditSummary::default()
-        };
+        let mut summary = AuditSummary::of(inventory);
         let entries = inventory
             .entries
             .iter()
@@ -274,6 +292,20 @@ impl AuditReport {
                 audited
             })
             .collect();
+        Self::assemble(inventory, entries, summary, profile, checks, interrupted)
+    }
+
+    /// The report for an inventory from entries already audited and counted in `summary`
+    /// (which started as [`AuditSummary::of`]). `entries` may be empty when every output
+    /// streamed them already: the summary, inputs and rejected items are all the rest needs.
+    pub fn assemble(
+        inventory: &Inventory,
+        entries: Vec<AuditedEntry>,
+        summary: AuditSummary,
+        profile: &str,
+        checks: Vec<Check>,
+        interrupted: bool,
+    ) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
             tool: format!("proxy-audit {}", env!("CARGO_PKG_VERSION")),

@@ -181,17 +181,57 @@ impl fmt::Display for HttpUrl {
     }
 }
 
-/// A profile that could not be loaded, naming the file (and line when known).
-#[derive(Debug, thiserror::Error)]
+/// A profile or rule file that could not be loaded, naming the file (and line when known).
+/// Every loader (profiles, scoring, trusted list, blocklist, interception CAs) reports
+/// with it, so `rules check` and the command line print them all the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct ProfileError {
-    /// The profile's file name (or `internet`, `lab`).
+pub struct FileError {
+    /// The file name (or `internet`, `lab`, `built-in scoring.toml`…).
     pub origin: String,
     /// 1-based line of the problem, when known.
     pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
+
+impl FileError {
+    /// A problem in `origin`, at `line` when known.
+    pub fn new(origin: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// A problem at byte `offset` of `text`.
+    pub fn at(origin: &str, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        Self::new(origin, Some(line_of(text, offset)), message)
+    }
+
+    /// TOML that does not parse or does not fit the schema (unknown keys included), at the
+    /// line the parser points to.
+    pub fn toml(origin: &str, text: &str, error: &toml::de::Error) -> Self {
+        let line = error.span().map(|span| line_of(text, span.start));
+        Self::new(origin, line, error.message().trim_end())
+    }
+}
+
+/// Reads a profile or rule file; returns its text and its name for error messages.
+///
+/// # Errors
+/// When the file cannot be read (the error names it).
+pub fn read_rule_file(path: &Path) -> Result<(String, String), FileError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, origin)),
+        Err(error) => Err(FileError::new(&origin, None, error.to_string())),
+    }
+}
+
+/// A profile that could not be loaded.
+pub type ProfileError = FileError;
 
 /// The profile file as written.
 #[derive(Debug, Deserialize)]
@@ -313,12 +353,7 @@ impl Profile {
 
     /// Loads a profile file; PEM roots are read relative to it.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ProfileError {
-            origin: origin.clone(),
-            line: None,
-            message: error.to_string(),
-        })?;
+        let (text, origin) = read_rule_file(path)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Self::from_toml(&text, &origin, |name| std::fs::read(base.join(name)))
     }
@@ -329,15 +364,9 @@ impl Profile {
         origin: &str,
         read: impl Fn(&str) -> std::io::Result<Vec<u8>>,
     ) -> Result<Self, ProfileError> {
-        let error = |line: Option<usize>, message: String| ProfileError {
-            origin: origin.to_owned(),
-            line,
-            message,
-        };
-        let raw: RawProfile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| line_of(text, span.start));
-            error(line, e.message().to_owned())
-        })?;
+        let error = |line: Option<usize>, message: String| FileError::new(origin, line, message);
+        let raw: RawProfile =
+            toml::from_str(text).map_err(|e| FileError::toml(origin, text, &e))?;
         let mut tls_canaries = Vec::new();
         for canary in raw.tls_canary {
             let at =

@@ -50,7 +50,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::line_of;
+use crate::config::{FileError, read_rule_file};
 use crate::policy::address::parse_lenient_ipv4;
 use crate::proxy::{ProxySpec, normalize_host};
 use crate::rules::trusted::{hex_sha256, key_sha256};
@@ -119,16 +119,7 @@ pub struct SecretRule {
 }
 
 /// A blocklist that could not be loaded, naming the file and line when known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct BlocklistError {
-    /// The file name (or `built-in blocklist.toml`).
-    pub origin: String,
-    /// 1-based line of the problem, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
+pub type BlocklistError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -199,27 +190,14 @@ impl Blocklist {
 
     /// Loads a list file.
     pub fn load(path: &Path) -> Result<Self, BlocklistError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| BlocklistError {
-            origin: origin.clone(),
-            line: None,
-            message: error.to_string(),
-        })?;
+        let (text, origin) = read_rule_file(path)?;
         Self::from_toml(&text, &origin)
     }
 
     /// Parses list text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, BlocklistError> {
-        let raw: RawList = toml::from_str(text).map_err(|e| BlocklistError {
-            origin: origin.to_owned(),
-            line: e.span().map(|span| line_of(text, span.start)),
-            message: e.message().trim_end().to_owned(),
-        })?;
-        let located = |(span, message): RuleError| BlocklistError {
-            origin: origin.to_owned(),
-            line: Some(line_of(text, span.start)),
-            message,
-        };
+        let raw: RawList = toml::from_str(text).map_err(|e| FileError::toml(origin, text, &e))?;
+        let located = |(span, message): RuleError| FileError::at(origin, text, span.start, message);
         Ok(Self {
             hosts: collect(&raw.host, host_rule).map_err(located)?,
             cidrs: collect(&raw.cidr, cidr_rule).map_err(located)?,

@@ -41,7 +41,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::config::{line_of, parse_sha256};
+use crate::config::{FileError, line_of, parse_sha256, read_rule_file};
 use crate::probe::CertFacts;
 
 /// The built-in list, `rules/interception-cas.toml`.
@@ -69,17 +69,8 @@ pub struct InterceptionCa {
     pub subjects: Vec<String>,
 }
 
-/// A list that could not be loaded, naming the file (and line when known).
-#[derive(Debug, thiserror::Error)]
-#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct InterceptionError {
-    /// The file name (or `built-in`).
-    pub origin: String,
-    /// 1-based line of the problem, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
+/// A list that could not be loaded, naming the file and line when known.
+pub type InterceptionError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -135,26 +126,14 @@ impl InterceptionCas {
 
     /// Loads a list file.
     pub fn load(path: &Path) -> Result<Self, InterceptionError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| InterceptionError {
-            origin: origin.clone(),
-            line: None,
-            message: error.to_string(),
-        })?;
+        let (text, origin) = read_rule_file(path)?;
         Self::from_toml(&text, &origin)
     }
 
     /// Parses list text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, InterceptionError> {
-        let error = |line: Option<usize>, message: String| InterceptionError {
-            origin: origin.to_owned(),
-            line,
-            message,
-        };
-        let raw: RawList = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| line_of(text, span.start));
-            error(line, e.message().trim_end().to_owned())
-        })?;
+        let error = |line: Option<usize>, message: String| FileError::new(origin, line, message);
+        let raw: RawList = toml::from_str(text).map_err(|e| FileError::toml(origin, text, &e))?;
         let cas = raw
             .ca
             .into_iter()

@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::blocklist::Blocklist;
 use super::scoring::{Scored, Scoring, Verdict};
 use super::trusted::{TrustMatch, TrustedList};
+use crate::config::FileError;
 use crate::probe::ProbeResult;
 use crate::proxy::ProxySpec;
 
@@ -25,18 +26,16 @@ pub struct Judge {
     pub blocklist: Blocklist,
 }
 
-/// A built-in rule file that did not load (a bug caught by the tests).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BuiltInError(String);
-
 impl Judge {
     /// The built-in scoring, trusted list and blocklist.
-    pub fn built_in() -> Result<Self, BuiltInError> {
+    ///
+    /// # Errors
+    /// When a built-in rule file does not load (a bug the tests catch).
+    pub fn built_in() -> Result<Self, FileError> {
         Ok(Self {
-            scoring: Scoring::built_in().map_err(|e| BuiltInError(e.to_string()))?,
-            trusted: TrustedList::built_in().map_err(|e| BuiltInError(e.to_string()))?,
-            blocklist: Blocklist::built_in().map_err(|e| BuiltInError(e.to_string()))?,
+            scoring: Scoring::built_in()?,
+            trusted: TrustedList::built_in()?,
+            blocklist: Blocklist::built_in()?,
         })
     }
 

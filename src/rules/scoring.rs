@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::line_of;
+use crate::config::FileError;
 use crate::probe::{Code, ProbeResult, Severity, Status};
 
 /// The built-in scoring rules.
@@ -119,16 +119,7 @@ pub struct Scoring {
 }
 
 /// A scoring file that could not be used, naming the file and line.
-#[derive(Debug, thiserror::Error)]
-#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct ScoringError {
-    /// File name.
-    pub origin: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
+pub type ScoringError = FileError;
 
 /// A score, a verdict and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,21 +146,17 @@ impl Scoring {
 
     /// Parses scoring rules; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScoringError> {
-        let scoring: Self = toml::from_str(text).map_err(|e| ScoringError {
-            origin: origin.to_owned(),
-            line: e.span().map(|span| line_of(text, span.start)),
-            message: e.message().to_owned(),
-        })?;
+        let scoring: Self = toml::from_str(text).map_err(|e| FileError::toml(origin, text, &e))?;
         let t = scoring.thresholds;
         if t.ok > 100 || t.suspicious > t.ok {
-            return Err(ScoringError {
-                origin: origin.to_owned(),
-                line: None,
-                message: format!(
+            return Err(FileError::new(
+                origin,
+                None,
+                format!(
                     "thresholds must satisfy suspicious ({}) <= ok ({}) <= 100",
                     t.suspicious, t.ok
                 ),
-            });
+            ));
         }
         Ok(scoring)
     }

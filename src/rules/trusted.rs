@@ -46,7 +46,7 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 use toml::value::Datetime;
 
-use crate::config::{line_of, parse_sha256, to_hex};
+use crate::config::{FileError, parse_sha256, read_rule_file, to_hex};
 use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec, normalize_host};
 
@@ -99,16 +99,7 @@ pub enum TrustMatch<'a> {
 }
 
 /// A list that could not be loaded (or emitted), naming the file and line when known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct TrustedError {
-    /// The file name (or `built-in trusted.toml`).
-    pub origin: String,
-    /// 1-based line of the problem, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
+pub type TrustedError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -157,31 +148,20 @@ impl TrustedList {
 
     /// Loads a list file.
     pub fn load(path: &Path) -> Result<Self, TrustedError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| TrustedError {
-            origin: origin.clone(),
-            line: None,
-            message: error.to_string(),
-        })?;
+        let (text, origin) = read_rule_file(path)?;
         Self::from_toml(&text, &origin)
     }
 
     /// Parses list text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, TrustedError> {
-        let raw: RawList = toml::from_str(text).map_err(|e| TrustedError {
-            origin: origin.to_owned(),
-            line: e.span().map(|span| line_of(text, span.start)),
-            message: e.message().trim_end().to_owned(),
-        })?;
+        let raw: RawList = toml::from_str(text).map_err(|e| FileError::toml(origin, text, &e))?;
         let entries = raw
             .proxy
             .into_iter()
             .map(|entry| {
-                entry.validate().map_err(|(span, message)| TrustedError {
-                    origin: origin.to_owned(),
-                    line: Some(line_of(text, span.start)),
-                    message,
-                })
+                entry
+                    .validate()
+                    .map_err(|(span, message)| FileError::at(origin, text, span.start, message))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { entries })
@@ -343,11 +323,7 @@ pub fn emit(
     source: &str,
     added: &str,
 ) -> Result<String, TrustedError> {
-    let invalid = |message: String| TrustedError {
-        origin: "emitted trusted.toml".to_owned(),
-        line: None,
-        message,
-    };
+    let invalid = |message: String| FileError::new("emitted trusted.toml", None, message);
     let date = added
         .parse::<Datetime>()
         .ok()

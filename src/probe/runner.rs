@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use super::dial::{Credentials, DialError, ProxyEndpoint, Target, open_tunnel};
 use super::guard::{self, Decision, Resolver};
-use super::http::{GetError, MAX_BODY, get_via_proxy};
+use super::http::{GetError, HttpResponse, MAX_BODY, get_via_proxy};
 use super::mtproto::{Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::tls::{TlsOutcome, TlsPolicy, probe_tls};
 use super::{
@@ -408,7 +408,7 @@ impl Probe<'_> {
                 return;
             }
         };
-        Box::pin(self.after_liveness(result, first, &first_body.body)).await;
+        Box::pin(self.after_liveness(result, first, &first_body)).await;
     }
 
     /// The checks after liveness, in order, as selected.
@@ -416,7 +416,7 @@ impl Probe<'_> {
         &self,
         result: &mut ProbeResult,
         first: &HttpCanary,
-        first_body: &[u8],
+        first_body: &HttpResponse,
     ) {
         let options = &self.context.options;
         if options.runs(Check::Credentials) {
@@ -512,11 +512,16 @@ impl Probe<'_> {
     }
 
     /// `content`: every HTTP canary comes back byte for byte.
-    async fn content(&self, result: &mut ProbeResult, first: &HttpCanary, first_body: &[u8]) {
+    async fn content(
+        &self,
+        result: &mut ProbeResult,
+        first: &HttpCanary,
+        first_body: &HttpResponse,
+    ) {
         let canaries = &self.context.profile.http_canaries;
         for (index, canary) in canaries.iter().enumerate() {
             let body = if index == 0 && std::ptr::eq(canary, first) {
-                Ok(first_body.to_vec())
+                Ok((first_body.body.clone(), first_body.truncated))
             } else {
                 let Some(step) = self.budget.step() else {
                     skip(result, Check::Content, "entry deadline reached");
@@ -530,11 +535,11 @@ impl Probe<'_> {
                     MAX_BODY,
                 )
                 .await
-                .map(|fetched| fetched.response.body)
+                .map(|fetched| (fetched.response.body, fetched.response.truncated))
                 .map_err(|error| error.to_string())
             };
-            let body = match body {
-                Ok(body) => body,
+            let (body, truncated) = match body {
+                Ok(fetched) => fetched,
                 Err(error) => {
                     result.observations.http.push(HttpObservation {
                         canary: canary.name.clone(),
@@ -565,6 +570,14 @@ impl Probe<'_> {
                     ("received_sha256", to_hex(&digest)),
                     ("received_bytes", body.len().to_string()),
                 ];
+                if truncated {
+                    evidence.push((
+                        "truncated",
+                        format!(
+                            "the body went on past the {MAX_BODY}-byte cap; reading stopped there"
+                        ),
+                    ));
+                }
                 if let Some(reference) = self.reference(index, canary).await {
                     evidence.push(("expected_bytes", reference.len().to_string()));
                     let offset = first_difference(reference, &body);

@@ -177,6 +177,10 @@ async fn the_auditor_takes_a_bounded_number_of_bytes_from_endless_and_huge_answe
         BODY_CAP.to_string(),
         "the body is kept up to the cap: {tampered:?}"
     );
+    assert!(
+        tampered.evidence.contains_key("truncated"),
+        "the evidence says the body was cut at the cap: {tampered:?}"
+    );
     for name in [
         "endless",
         "header-bomb",

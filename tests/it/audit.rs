@@ -3,50 +3,22 @@
 //! the address guard refuses private targets, and Ctrl-C still writes the report.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Cursor;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
 use proxy_audit::lab::{Lab, LabOptions};
-use proxy_audit::probe::runner::{self, AuditContext, AuditOptions};
+use proxy_audit::probe::runner::{self};
 use proxy_audit::probe::{Check, Code, ProbeResult, Status};
-use proxy_audit::rules::interception::InterceptionCas;
 use proxy_audit::rules::scoring::{Scoring, Verdict};
 
-use crate::support::{binary, json_of, run};
-
-/// Reads the lab's own list.
-fn inventory_of(lab: &Lab) -> Inventory {
-    let mut collector = Collector::new(IngestOptions::default());
-    collector
-        .read_input("lab", Cursor::new(lab.list()))
-        .unwrap();
-    collector.finish()
-}
+use crate::support::{binary, json_of, lab_context, lab_inventory, run};
 
 /// Audits the whole lab in-process; results by lab proxy name.
 async fn audit_lab(checks: &[Check], timeout: Duration) -> HashMap<String, ProbeResult> {
     let lab = Lab::start(LabOptions::default()).await.unwrap();
-    let inventory = inventory_of(&lab);
+    let inventory = lab_inventory(&lab);
     assert_eq!(inventory.entries.len(), lab.proxies().len());
-    let options = AuditOptions {
-        concurrency: 64,
-        step_timeout: timeout,
-        entry_deadline: timeout * 6,
-        checks: checks.iter().copied().collect(),
-        allow_private: true,
-        dc: 2,
-    };
-    let context = Arc::new(
-        AuditContext::new(
-            lab.profile().unwrap(),
-            InterceptionCas::built_in().unwrap(),
-            options,
-        )
-        .unwrap(),
-    );
+    let context = lab_context(&lab, checks, timeout, timeout * 6);
     let mut results = HashMap::new();
     // A hang guard, not a timing assertion: every entry has its own deadline.
     let interrupted = tokio::time::timeout(
@@ -69,12 +41,12 @@ async fn audit_lab(checks: &[Check], timeout: Duration) -> HashMap<String, Probe
     results
 }
 
-fn codes(result: &ProbeResult) -> BTreeSet<Code> {
+pub(crate) fn codes(result: &ProbeResult) -> BTreeSet<Code> {
     result.findings.iter().map(|f| f.code).collect()
 }
 
 /// The finding codes each lab proxy must get with every check, and its status.
-fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
+pub(crate) fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
     use Code::*;
     vec![
         ("honest-socks5", Status::Alive, vec![OpenProxy]),

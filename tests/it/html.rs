@@ -3,46 +3,25 @@
 //!
 //! Ignored by default (needs `chromium`); `.ci/run` runs it with `--ignored html`.
 
-use std::io::Cursor;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
-use proxy_audit::ingest::{Collector, IngestOptions};
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::probe::Check;
-use proxy_audit::probe::runner::{self, AuditContext, AuditOptions};
+use proxy_audit::probe::runner::{self};
 use proxy_audit::report::audit::AuditReport;
 use proxy_audit::report::html::write_html;
-use proxy_audit::rules::interception::InterceptionCas;
 use proxy_audit::rules::judge::Judge;
+
+use crate::support::{lab_context, lab_inventory};
 
 /// Audits the lab in-process with every check and builds the report.
 async fn lab_report() -> AuditReport {
     let lab = Lab::start(LabOptions::default()).await.unwrap();
-    let mut collector = Collector::new(IngestOptions::default());
-    collector
-        .read_input("lab", Cursor::new(lab.list()))
-        .unwrap();
-    let inventory = collector.finish();
+    let inventory = lab_inventory(&lab);
     let timeout = Duration::from_secs(2);
-    let options = AuditOptions {
-        concurrency: 64,
-        step_timeout: timeout,
-        entry_deadline: timeout * 6,
-        checks: Check::ALL.into_iter().collect(),
-        allow_private: true,
-        dc: 2,
-    };
-    let context = Arc::new(
-        AuditContext::new(
-            lab.profile().unwrap(),
-            InterceptionCas::built_in().unwrap(),
-            options,
-        )
-        .unwrap(),
-    );
+    let context = lab_context(&lab, &Check::ALL, timeout, timeout * 6);
     let mut results = vec![None; inventory.entries.len()];
     let interrupted = tokio::time::timeout(
         Duration::from_secs(60),

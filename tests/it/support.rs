@@ -1,7 +1,16 @@
-//! Helpers shared by the integration tests: run the built binary, read its JSON.
+//! Helpers shared by the integration tests: run the built binary, read its JSON, audit the
+//! lab in-process.
 
-use std::io::Write as _;
+use std::io::{Cursor, Write as _};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
+use proxy_audit::lab::Lab;
+use proxy_audit::probe::Check;
+use proxy_audit::probe::runner::{AuditContext, AuditOptions};
+use proxy_audit::rules::interception::InterceptionCas;
 
 use serde_json::Value;
 
@@ -39,4 +48,33 @@ pub fn json_of(output: &Output) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// Reads the lab's own list.
+pub fn lab_inventory(lab: &Lab) -> Inventory {
+    let mut collector = Collector::new(IngestOptions::default());
+    collector
+        .read_input("lab", Cursor::new(lab.list()))
+        .unwrap();
+    collector.finish()
+}
+
+/// What an in-process audit of the lab shares: the lab's profile, the built-in
+/// interception CAs, `checks`, 64 entries at a time, private (loopback) targets allowed.
+pub fn lab_context(
+    lab: &Lab,
+    checks: &[Check],
+    step: Duration,
+    deadline: Duration,
+) -> Arc<AuditContext> {
+    let options = AuditOptions {
+        concurrency: 64,
+        step_timeout: step,
+        entry_deadline: deadline,
+        checks: checks.iter().copied().collect(),
+        allow_private: true,
+        dc: 2,
+    };
+    let interception = InterceptionCas::built_in().unwrap();
+    Arc::new(AuditContext::new(lab.profile().unwrap(), interception, options).unwrap())
 }

@@ -172,8 +172,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "VERDICT", default_value = "ok", value_parser = parse_keep)]
     pub keep: Verdict,
 
-    /// Rules folder (scoring.toml, interception-cas.toml, trusted.toml, blocklist.toml)
-    /// [default: the built-in rules].
+    /// Rules folder (scoring.toml, interception-cas.toml, trusted.toml, blocklist.toml,
+    /// default-secrets.toml) [default: the built-in rules].
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
 

@@ -21,13 +21,14 @@ use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
 use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
 use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
 use crate::output::{AtomicFile, Output, write_atomically};
-use crate::probe::runner::{self, AuditContext, AuditOptions};
+use crate::probe::runner::{self, AuditContext, AuditOptions, ProbeRules};
 use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
 use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, is_flagged};
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::blocklist::Blocklist;
+use crate::rules::default_secrets::DefaultSecrets;
 use crate::rules::interception::InterceptionCas;
 use crate::rules::judge::Judge;
 use crate::rules::scoring::{Scoring, Verdict};
@@ -187,7 +188,7 @@ fn check_rules(dir: &Path) -> Exit {
             errors.push(format!("{name}: {error}"));
         }
     };
-    let files: [(&str, RuleValidator); 4] = [
+    let files: [(&str, RuleValidator); 5] = [
         ("scoring.toml", |text, origin| {
             Scoring::from_toml(text, origin)
                 .map(drop)
@@ -205,6 +206,11 @@ fn check_rules(dir: &Path) -> Exit {
         }),
         ("blocklist.toml", |text, origin| {
             Blocklist::from_toml(text, origin)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        ("default-secrets.toml", |text, origin| {
+            DefaultSecrets::from_toml(text, origin)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
@@ -545,8 +551,8 @@ async fn demo(args: DemoArgs) -> Result<Exit> {
 
 /// The rules an audit judges by.
 struct Rules {
-    /// Known interception CAs.
-    interception: InterceptionCas,
+    /// The lists the checks consult.
+    probe: ProbeRules,
     /// Scoring and the curated lists.
     judge: Judge,
     /// SHA-256 over the rule files' texts, for the report.
@@ -558,7 +564,7 @@ impl Rules {
     fn load(dir: Option<&Path>) -> Result<Self> {
         Ok(match dir {
             None => Self {
-                interception: InterceptionCas::built_in()?,
+                probe: ProbeRules::built_in()?,
                 judge: Judge {
                     scoring: Scoring::built_in()?,
                     trusted: TrustedList::built_in()?,
@@ -570,6 +576,7 @@ impl Rules {
                         crate::rules::interception::BUILT_IN,
                         crate::rules::trusted::BUILT_IN,
                         crate::rules::blocklist::BUILT_IN,
+                        crate::rules::default_secrets::BUILT_IN,
                     ]
                     .concat()
                     .as_bytes(),
@@ -586,14 +593,22 @@ impl Rules {
                 let (cas, cas_at) = read("interception-cas.toml")?;
                 let (trusted, trusted_at) = read("trusted.toml")?;
                 let (blocklist, blocklist_at) = read("blocklist.toml")?;
+                let (defaults, defaults_at) = read("default-secrets.toml")?;
                 Self {
-                    interception: InterceptionCas::from_toml(&cas, &cas_at)?,
+                    probe: ProbeRules {
+                        interception: InterceptionCas::from_toml(&cas, &cas_at)?,
+                        default_secrets: DefaultSecrets::from_toml(&defaults, &defaults_at)?,
+                    },
                     judge: Judge {
                         scoring: Scoring::from_toml(&scoring, &scoring_at)?,
                         trusted: TrustedList::from_toml(&trusted, &trusted_at)?,
                         blocklist: Blocklist::from_toml(&blocklist, &blocklist_at)?,
                     },
-                    digest: sha256_hex([scoring, cas, trusted, blocklist].concat().as_bytes()),
+                    digest: sha256_hex(
+                        [scoring, cas, trusted, blocklist, defaults]
+                            .concat()
+                            .as_bytes(),
+                    ),
                 }
             }
         })
@@ -641,9 +656,8 @@ async fn audit_inventory(
     raise_open_files_limit();
     let profile_name = profile.name.clone();
     let checks: Vec<Check> = options.checks.iter().copied().collect();
-    let interception = rules.interception.clone();
     let judge = &rules.judge;
-    let context = Arc::new(AuditContext::new(profile, interception, options)?);
+    let context = Arc::new(AuditContext::new(profile, rules.probe.clone(), options)?);
 
     let progress = progress_bar(inventory.entries.len() as u64, quiet);
     let mut results: Vec<Option<ProbeResult>> = Vec::new();

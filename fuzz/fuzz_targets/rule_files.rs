@@ -1,5 +1,5 @@
 //! Fuzzes the rule-file loaders on the same text: blocklist, interception CAs, trusted list,
-//! scoring, profile (whose named files read as the same bytes), PEM keys and the canary URL
+//! scoring, default secrets, profile (whose named files read as the same bytes), PEM keys and the canary URL
 //! parser. Errors are fine, panics are not; a parsed URL prints to text that parses back.
 #![no_main]
 
@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use proxy_audit::config::{HttpUrl, Profile};
 use proxy_audit::proto::mtproto::rsa::load_pem;
 use proxy_audit::rules::blocklist::Blocklist;
+use proxy_audit::rules::default_secrets::DefaultSecrets;
 use proxy_audit::rules::interception::InterceptionCas;
 use proxy_audit::rules::scoring::Scoring;
 use proxy_audit::rules::trusted::TrustedList;
@@ -19,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = InterceptionCas::from_toml(text, "fuzz");
     let _ = TrustedList::from_toml(text, "fuzz");
     let _ = Scoring::from_toml(text, "fuzz");
+    let _ = DefaultSecrets::from_toml(text, "fuzz");
     let _ = Profile::from_toml(text, "fuzz", |_| Ok(data.to_vec()));
     let _ = load_pem(text, "fuzz");
     if let Ok(url) = HttpUrl::parse(text) {

@@ -63,6 +63,16 @@ pub const CA_FILE: &str = "lab-ca.pem";
 pub const DC_KEY_FILE: &str = "lab-dc.pub.pem";
 /// The domain the lab's FakeTLS proxies imitate.
 pub const FRONTED: &str = "fronted.lab.test";
+/// The popular site one lab FakeTLS proxy poses as, from an address that is not the site's.
+pub const POSED: &str = "popular.lab.test";
+/// Where the lab profile's `[hosts]` says [`POSED`] lives: a loopback address no lab server
+/// listens on, and that nothing connects to (only the `camouflage` check compares it).
+const POSED_ADDRESS: &str = "127.0.0.2";
+/// A secret published as a default (the `tg` user of alexbers/mtprotoproxy's `config.py`,
+/// listed in `rules/default-secrets.toml`), behind a `dd` prefix: matching is on the key
+/// alone. (Not the `0123…cdef` example: the built-in blocklist's example entry holds that
+/// one, and this proxy should show only its new finding.)
+const PUBLISHED_SECRET: &str = "dd00000000000000000000000000000001";
 
 /// What the plain-HTTP canary serves.
 const HTTP_CANARY_BODY: &[u8] = b"success\n";
@@ -159,7 +169,7 @@ impl Lab {
         let (listener, judge_addr) = bind().await?;
         tasks.spawn(origins::serve_judge(listener));
         let (listener, fronted_addr) = bind().await?;
-        let config = ca.server_config(&[FRONTED])?;
+        let config = ca.server_config(&[FRONTED, POSED])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
 
         // Telegram datacenters: the lab's (trusted by the lab profile) and an impostor.
@@ -293,11 +303,26 @@ impl Lab {
             secret: Some(secret.clone()),
             ..socks5(addr, None)
         };
-        for (name, about, mode, behaviour, dc) in [
+        // No server can derive keys for a secret it was never given, so the open proxy
+        // plays one that accepts any secret by knowing the one made-up key the auditor will
+        // try: the lab profile's `wrong_secret_seed` makes that key a function of the seed
+        // and the proxy's own key.
+        let wrong_secret_seed: [u8; 32] = rand::random();
+        let open_secret = random_secret(SecretMode::Dd, FRONTED)?;
+        let open = MtproxyBehaviour::AcceptsAnySecret {
+            also: open_secret.seeded_wrong_key(&wrong_secret_seed),
+        };
+        let published = MtprotoSecret::decode(PUBLISHED_SECRET)
+            .map_err(|error| LabError::Io(io::Error::other(error.to_string())))?;
+        let honest = MtproxyBehaviour::Honest {
+            mask_to: None,
+            replay_protection: true,
+        };
+        for (name, about, secret, behaviour, dc) in [
             (
                 "honest-mtproto-ee",
                 "honest FakeTLS MTProto proxy: masks other clients to the real site, refuses replays",
-                SecretMode::Ee,
+                random_secret(SecretMode::Ee, FRONTED)?,
                 MtproxyBehaviour::Honest {
                     mask_to: Some(fronted_addr),
                     replay_protection: true,
@@ -307,9 +332,30 @@ impl Lab {
             (
                 "honest-mtproto-dd",
                 "honest MTProto proxy with a dd secret",
-                SecretMode::Dd,
+                random_secret(SecretMode::Dd, FRONTED)?,
+                honest.clone(),
+                dc_addr,
+            ),
+            (
+                "open-mtproto",
+                "MTProto proxy that lets in clients with a made-up secret (no access control)",
+                open_secret,
+                open,
+                dc_addr,
+            ),
+            (
+                "default-secret-mtproto",
+                "MTProto proxy running the default secret from a server's example config",
+                published,
+                honest.clone(),
+                dc_addr,
+            ),
+            (
+                "posing-mtproto-ee",
+                "FakeTLS MTProto proxy posing as a popular site that lives at another address",
+                random_secret(SecretMode::Ee, POSED)?,
                 MtproxyBehaviour::Honest {
-                    mask_to: None,
+                    mask_to: Some(fronted_addr),
                     replay_protection: true,
                 },
                 dc_addr,
@@ -317,7 +363,7 @@ impl Lab {
             (
                 "weak-mtproto",
                 "MTProto proxy with a plain secret and no replay protection",
-                SecretMode::Plain,
+                random_secret(SecretMode::Plain, FRONTED)?,
                 MtproxyBehaviour::Honest {
                     mask_to: None,
                     replay_protection: false,
@@ -327,29 +373,25 @@ impl Lab {
             (
                 "fake-telegram",
                 "MTProto proxy relaying to an impostor datacenter, not Telegram",
-                SecretMode::Dd,
-                MtproxyBehaviour::Honest {
-                    mask_to: None,
-                    replay_protection: true,
-                },
+                random_secret(SecretMode::Dd, FRONTED)?,
+                honest,
                 impostor_dc_addr,
             ),
             (
                 "broken-faketls",
                 "FakeTLS MTProto proxy whose answer does not prove it holds the secret",
-                SecretMode::Ee,
+                random_secret(SecretMode::Ee, FRONTED)?,
                 MtproxyBehaviour::BrokenHmac,
                 dc_addr,
             ),
             (
                 "closing-mtproto",
                 "MTProto proxy that accepts the connection and closes it",
-                SecretMode::Dd,
+                random_secret(SecretMode::Dd, FRONTED)?,
                 MtproxyBehaviour::CloseAfterAccept,
                 dc_addr,
             ),
         ] {
-            let secret = random_secret(mode)?;
             let (listener, addr) = bind().await?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
@@ -440,7 +482,7 @@ impl Lab {
             "SOCKS5 proxy sending TLS to a server with a 1,000-certificate chain",
             socks5(addr, None),
         );
-        let secret = random_secret(SecretMode::Ee)?;
+        let secret = random_secret(SecretMode::Ee, FRONTED)?;
         let (listener, addr) = bind().await?;
         tasks.spawn(hostile::serve_faketls_bad_lengths(listener, secret.clone()));
         add(
@@ -448,7 +490,7 @@ impl Lab {
             "FakeTLS MTProto proxy whose answer announces more bytes than it sends",
             mtproto(addr, &secret),
         );
-        let secret = random_secret(SecretMode::Dd)?;
+        let secret = random_secret(SecretMode::Dd, FRONTED)?;
         let (listener, addr) = bind().await?;
         let counter = Arc::new(AtomicU64::new(0));
         sent.insert("mtproto-endless".to_owned(), Arc::clone(&counter));
@@ -499,7 +541,7 @@ impl Lab {
         });
 
         for index in 0..options.mtproto_scale {
-            let secret = random_secret(SecretMode::Dd)?;
+            let secret = random_secret(SecretMode::Dd, FRONTED)?;
             let (listener, addr) = bind().await?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
@@ -523,12 +565,13 @@ impl Lab {
             judge: judge_addr.port(),
             dc: dc_addr.port(),
         };
+        let profile = |by_address| profile_toml(ports, &wrong_secret_seed, by_address);
         Ok(Self {
             proxies,
             ca_pem: ca.cert_pem(),
             dc_key_pem,
-            profile_toml: profile_toml(ports, false),
-            profile_by_address_toml: profile_toml(ports, true),
+            profile_toml: profile(false),
+            profile_by_address_toml: profile(true),
             sent,
             tasks,
         })
@@ -623,8 +666,8 @@ struct Ports {
     dc: u16,
 }
 
-/// A fresh random secret of `mode` (FakeTLS secrets imitate [`FRONTED`]).
-fn random_secret(mode: SecretMode) -> Result<MtprotoSecret, LabError> {
+/// A fresh random secret of `mode` (FakeTLS secrets imitate `domain`).
+fn random_secret(mode: SecretMode, domain: &str) -> Result<MtprotoSecret, LabError> {
     let mut bytes = match mode {
         SecretMode::Plain => Vec::new(),
         SecretMode::Dd => vec![0xdd],
@@ -632,14 +675,14 @@ fn random_secret(mode: SecretMode) -> Result<MtprotoSecret, LabError> {
     };
     bytes.extend_from_slice(&rand::random::<[u8; 16]>());
     if mode == SecretMode::Ee {
-        bytes.extend_from_slice(FRONTED.as_bytes());
+        bytes.extend_from_slice(domain.as_bytes());
     }
     MtprotoSecret::from_bytes(bytes)
         .map_err(|error| LabError::Io(io::Error::other(error.to_string())))
 }
 
 /// The lab profile: names (resolved by the proxies) or IP literals.
-fn profile_toml(ports: Ports, by_address: bool) -> String {
+fn profile_toml(ports: Ports, wrong_secret_seed: &[u8; 32], by_address: bool) -> String {
     let host = |name: &'static str| if by_address { "127.0.0.1" } else { name };
     let sha = to_hex(&Sha256::digest(HTTP_CANARY_BODY));
     format!(
@@ -661,12 +704,17 @@ fn profile_toml(ports: Ports, by_address: bool) -> String {
          [hosts]\n\
          \"{TLS_CANARY}\" = \"127.0.0.1\"\n\
          \"{HTTP_CANARY}\" = \"127.0.0.1\"\n\
-         \"{JUDGE}\" = \"127.0.0.1\"\n\n\
+         \"{JUDGE}\" = \"127.0.0.1\"\n\
+         # FakeTLS domains: the honest proxies' own, and a site one of them poses as.\n\
+         \"{FRONTED}\" = \"127.0.0.1\"\n\
+         \"{POSED}\" = \"{POSED_ADDRESS}\"\n\n\
          # The lab's Telegram datacenter and the key that proves it.\n\
          [telegram]\n\
          dc = [{{ id = 2, address = \"127.0.0.1:{dc}\" }}]\n\
          rsa_public_keys = [\"{DC_KEY_FILE}\"]\n\
-         fronting_roots = \"{CA_FILE}\"\n",
+         fronting_roots = \"{CA_FILE}\"\n\
+         # Lets the lab's open proxy know the made-up key the `secret` check will try.\n\
+         wrong_secret_seed = \"{seed}\"\n",
         tls_host = host(TLS_CANARY),
         tls = ports.tls,
         http_host = host(HTTP_CANARY),
@@ -674,5 +722,6 @@ fn profile_toml(ports: Ports, by_address: bool) -> String {
         judge_host = host(JUDGE),
         judge = ports.judge,
         dc = ports.dc,
+        seed = to_hex(wrong_secret_seed),
     )
 }

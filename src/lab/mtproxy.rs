@@ -63,6 +63,13 @@ pub enum MtproxyBehaviour {
     BrokenHmac,
     /// Accepts each connection and closes it at once.
     CloseAfterAccept,
+    /// Plays a proxy that accepts any secret: besides its own key it serves `also`, the
+    /// one made-up key the auditor will try (no server can serve a key it does not know).
+    /// Replay protection on, no masking.
+    AcceptsAnySecret {
+        /// The other key it lets in.
+        also: [u8; 16],
+    },
 }
 
 /// State shared by the connections of one proxy.
@@ -111,13 +118,23 @@ impl Proxy {
             MtproxyBehaviour::Honest {
                 replay_protection: true,
                 ..
-            } => self
+            }
+            | MtproxyBehaviour::AcceptsAnySecret { .. } => self
                 .replays
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(key),
             _ => true,
         }
+    }
+
+    /// The keys clients may use: the secret's, and for the open proxy one more.
+    fn keys(&self) -> Vec<[u8; 16]> {
+        let mut keys = vec![self.secret.key()];
+        if let MtproxyBehaviour::AcceptsAnySecret { also } = *self.behaviour {
+            keys.push(also);
+        }
+        keys
     }
 
     /// Where bad FakeTLS clients go.
@@ -169,12 +186,14 @@ async fn session(client: TcpStream, proxy: &Proxy) -> io::Result<()> {
 async fn obfs2_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()> {
     let mut init = [0_u8; INIT_LEN];
     within(client.read_exact(&mut init)).await?;
-    let accepted = match accept_init(&init, &proxy.secret.key()) {
-        Ok(accepted) if tag_allowed(proxy.secret.mode(), accepted.tag) => accepted,
-        _ => {
-            close_gracefully(client).await;
-            return Ok(());
-        }
+    let accepted = proxy.keys().iter().find_map(|key| {
+        accept_init(&init, key)
+            .ok()
+            .filter(|accepted| tag_allowed(proxy.secret.mode(), accepted.tag))
+    });
+    let Some(accepted) = accepted else {
+        close_gracefully(client).await;
+        return Ok(());
     };
     if !proxy.first_time(init.get(8..56).unwrap_or_default()) {
         close_gracefully(client).await;
@@ -194,7 +213,6 @@ fn tag_allowed(mode: SecretMode, tag: ProtocolTag) -> bool {
 /// An `ee` client: the ClientHello (or masking), the server answer, the init in records,
 /// then the relay.
 async fn faketls_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()> {
-    let key = proxy.secret.key();
     let mut header = [0_u8; RECORD_HEADER_LEN];
     within(client.read_exact(&mut header)).await?;
     let [kind, major, minor, hi, lo] = header;
@@ -209,8 +227,13 @@ async fn faketls_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()>
     if let Some(body) = record.get_mut(RECORD_HEADER_LEN..) {
         within(client.read_exact(body)).await?;
     }
-    let hello = match faketls::verify_client_hello(&record, &key, unix_now(), MAX_SKEW) {
-        Ok(hello)
+    let verified = proxy.keys().into_iter().find_map(|key| {
+        faketls::verify_client_hello(&record, &key, unix_now(), MAX_SKEW)
+            .ok()
+            .map(|hello| (key, hello))
+    });
+    let (key, hello) = match verified {
+        Some((key, hello))
             if hello.sni.as_deref().is_some_and(|sni| {
                 proxy
                     .secret
@@ -218,7 +241,7 @@ async fn faketls_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()>
                     .is_some_and(|domain| sni.eq_ignore_ascii_case(domain))
             }) && proxy.first_time(&hello.client_random) =>
         {
-            hello
+            (key, hello)
         }
         _ => return reject(client, &record, proxy).await,
     };

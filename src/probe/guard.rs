@@ -32,6 +32,10 @@ impl Resolver {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
         if let Some(addresses) = self.static_hosts.get(&host.to_ascii_lowercase()) {
+            // An empty entry says the name does not exist.
+            if addresses.is_empty() {
+                return Err(format!("{host} has no address (the profile's [hosts])"));
+            }
             return Ok(addresses
                 .iter()
                 .map(|&ip| SocketAddr::new(ip, port))

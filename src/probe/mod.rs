@@ -56,15 +56,20 @@ pub enum Check {
     /// Through the proxy, a datacenter proves it holds a Telegram key the profile trusts;
     /// plain MTProto secrets are reported as weak.
     Telegram,
+    /// The MTProto secret is not a published default, and a made-up secret of the same mode
+    /// is refused.
+    Secret,
     /// A FakeTLS proxy shows the fronted domain's real certificate to ordinary TLS clients.
     Fronting,
+    /// A FakeTLS proxy's domain resolves to the proxy's own address.
+    Camouflage,
     /// A replayed MTProto handshake is refused.
     Replay,
 }
 
 impl Check {
     /// Every check, in the order they run.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Liveness,
         Self::Credentials,
         Self::Tls,
@@ -72,7 +77,9 @@ impl Check {
         Self::Judge,
         Self::Dns,
         Self::Telegram,
+        Self::Secret,
         Self::Fronting,
+        Self::Camouflage,
         Self::Replay,
     ];
 
@@ -86,7 +93,9 @@ impl Check {
             Self::Judge => "judge",
             Self::Dns => "dns",
             Self::Telegram => "telegram",
+            Self::Secret => "secret",
             Self::Fronting => "fronting",
+            Self::Camouflage => "camouflage",
             Self::Replay => "replay",
         }
     }
@@ -152,6 +161,12 @@ pub enum Code {
     MtprotoReplayAccepted,
     /// A plain secret without `dd`/`ee`: easy to detect by DPI.
     WeakSecret,
+    /// A made-up secret of the same mode reaches a datacenter: no access control.
+    AcceptsAnySecret,
+    /// The secret is one published as an example or default.
+    DefaultSecret,
+    /// The FakeTLS domain resolves, but not to the proxy's address.
+    FaketlsDomainMismatch,
 }
 
 impl Code {
@@ -173,6 +188,9 @@ impl Code {
             Self::FaketlsNoFronting => "faketls_no_fronting",
             Self::MtprotoReplayAccepted => "mtproto_replay_accepted",
             Self::WeakSecret => "weak_secret",
+            Self::AcceptsAnySecret => "accepts_any_secret",
+            Self::DefaultSecret => "default_secret",
+            Self::FaketlsDomainMismatch => "faketls_domain_mismatch",
         }
     }
 
@@ -188,10 +206,12 @@ impl Code {
             Self::DnsTampered | Self::AcceptsAnyCredentials | Self::FaketlsInvalid => {
                 Severity::High
             }
-            Self::ClientIpLeaked | Self::FaketlsNoFronting | Self::MtprotoReplayAccepted => {
-                Severity::Medium
-            }
-            Self::WeakSecret => Severity::Low,
+            Self::ClientIpLeaked
+            | Self::FaketlsNoFronting
+            | Self::MtprotoReplayAccepted
+            | Self::AcceptsAnySecret
+            | Self::DefaultSecret => Severity::Medium,
+            Self::WeakSecret | Self::FaketlsDomainMismatch => Severity::Low,
             Self::OpenProxy => Severity::Info,
         }
     }

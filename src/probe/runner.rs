@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use super::dial::{Credentials, DialError, ProxyEndpoint, Target, open_tunnel};
 use super::guard::{self, Decision, Resolver};
 use super::http::{GetError, HttpResponse, MAX_BODY, get_via_proxy};
-use super::mtproto::{Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
+use super::mtproto::{MtprotoContext, Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::tls::{TlsOutcome, TlsPolicy, probe_tls};
 use super::{
     Check, Code, Finding, HttpObservation, Observations, ProbeResult, Status, TlsObservation,
@@ -38,6 +38,7 @@ use crate::config::{HttpCanary, Profile, TlsCanary, to_hex};
 use crate::ingest::Entry;
 use crate::proto::mtproto::rsa::{KeyError, TrustedKeys, load_pem};
 use crate::proxy::{ProxyKind, ProxySpec};
+use crate::rules::default_secrets::DefaultSecrets;
 use crate::rules::interception::InterceptionCas;
 
 /// How an audit runs.
@@ -79,6 +80,27 @@ pub struct AuditContext {
     /// Datacenter, trusted keys and fronting roots for the MTProto checks (`None` when the
     /// profile has no `[telegram]` table).
     telegram: Option<TelegramSetup>,
+    /// Secrets published as examples (the `secret` check).
+    default_secrets: DefaultSecrets,
+}
+
+/// The rule lists the checks consult (the scoring rules come later, in the judge).
+#[derive(Debug, Clone, Default)]
+pub struct ProbeRules {
+    /// Known interception CAs (the `tls` and `fronting` checks).
+    pub interception: InterceptionCas,
+    /// Secrets published as examples (the `secret` check).
+    pub default_secrets: DefaultSecrets,
+}
+
+impl ProbeRules {
+    /// The built-in lists.
+    pub fn built_in() -> Result<Self, crate::config::FileError> {
+        Ok(Self {
+            interception: InterceptionCas::built_in()?,
+            default_secrets: DefaultSecrets::built_in()?,
+        })
+    }
 }
 
 /// Why an audit could not be prepared.
@@ -101,9 +123,13 @@ impl AuditContext {
     /// Prepares the checks for `profile`.
     pub fn new(
         profile: Profile,
-        interception: InterceptionCas,
+        rules: ProbeRules,
         options: AuditOptions,
     ) -> Result<Self, SetupError> {
+        let ProbeRules {
+            interception,
+            default_secrets,
+        } = rules;
         let interception = Arc::new(interception);
         let telegram = match &profile.telegram {
             None => None,
@@ -132,6 +158,7 @@ impl AuditContext {
                         Vec::new(),
                         Arc::clone(&interception),
                     ),
+                    wrong_secret_seed: telegram.wrong_secret_seed,
                 })
             }
         };
@@ -161,6 +188,7 @@ impl AuditContext {
             options,
             references,
             telegram,
+            default_secrets,
         })
     }
 
@@ -329,14 +357,12 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
     // a liveness-only audit would pay for the biggest check's buffers on each of its
     // `--concurrency` tasks.
     if let Some(secret) = &spec.secret {
-        Box::pin(audit_mtproto(
-            &proxy,
-            secret,
-            context.telegram.as_ref(),
-            &steps,
-            &mut result,
-        ))
-        .await;
+        let mtproto = MtprotoContext {
+            setup: context.telegram.as_ref(),
+            default_secrets: &context.default_secrets,
+            resolver: &context.resolver,
+        };
+        Box::pin(audit_mtproto(&proxy, secret, &mtproto, &steps, &mut result)).await;
         return result;
     }
     let probe = Probe {
@@ -922,7 +948,7 @@ mod tests {
     fn internet_profile_trusts_telegrams_production_key_and_asks_dc2() {
         let context = AuditContext::new(
             Profile::internet().unwrap(),
-            InterceptionCas::built_in().unwrap(),
+            ProbeRules::built_in().unwrap(),
             options(2),
         )
         .unwrap();
@@ -932,7 +958,7 @@ mod tests {
         assert!(!production.test);
         let error = AuditContext::new(
             Profile::internet().unwrap(),
-            InterceptionCas::built_in().unwrap(),
+            ProbeRules::built_in().unwrap(),
             options(9),
         )
         .err()

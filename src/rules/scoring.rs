@@ -292,6 +292,18 @@ pub fn explain(code: Code) -> &'static str {
             "It accepts replayed connections, so censors can confirm it is a proxy by probing."
         }
         Code::WeakSecret => "It uses an old secret type whose traffic censors can recognise.",
+        Code::AcceptsAnySecret => {
+            "It let in a connection with a made-up secret, which a real MTProto proxy cannot \
+             do: it has no lock at all, or it is a trap that records who connects."
+        }
+        Code::DefaultSecret => {
+            "Its secret is a published example, so anyone can use it and censors can test for \
+             it."
+        }
+        Code::FaketlsDomainMismatch => {
+            "It poses as a website that lives at a different address, which censors can check \
+             with one lookup."
+        }
     }
 }
 
@@ -328,6 +340,9 @@ mod tests {
             Code::WeakSecret,
             Code::OpenProxy,
             Code::FaketlsNoFronting,
+            Code::AcceptsAnySecret,
+            Code::DefaultSecret,
+            Code::FaketlsDomainMismatch,
         ] {
             assert!(text.contains(code.name()), "{code}");
         }
@@ -341,6 +356,30 @@ mod tests {
             (Status::Alive, &[], Verdict::Ok, Some(100)),
             (Status::Alive, &[OpenProxy], Verdict::Ok, Some(100)),
             (Status::Alive, &[WeakSecret], Verdict::Ok, Some(85)),
+            (
+                Status::Alive,
+                &[FaketlsDomainMismatch],
+                Verdict::Ok,
+                Some(90),
+            ),
+            (
+                Status::Alive,
+                &[DefaultSecret],
+                Verdict::Suspicious,
+                Some(75),
+            ),
+            (
+                Status::Alive,
+                &[AcceptsAnySecret],
+                Verdict::Suspicious,
+                Some(60),
+            ),
+            (
+                Status::Alive,
+                &[AcceptsAnySecret, DefaultSecret, WeakSecret],
+                Verdict::Dangerous,
+                Some(20),
+            ),
             (
                 Status::Alive,
                 &[FaketlsNoFronting],

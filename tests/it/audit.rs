@@ -80,6 +80,13 @@ pub(crate) fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
         ),
         ("honest-mtproto-ee", Status::Alive, vec![]),
         ("honest-mtproto-dd", Status::Alive, vec![]),
+        ("open-mtproto", Status::Alive, vec![AcceptsAnySecret]),
+        ("default-secret-mtproto", Status::Alive, vec![DefaultSecret]),
+        (
+            "posing-mtproto-ee",
+            Status::Alive,
+            vec![FaketlsDomainMismatch],
+        ),
         (
             "weak-mtproto",
             Status::Alive,
@@ -149,7 +156,10 @@ async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
         ("honest-http", Ok),
         ("honest-mtproto-ee", Ok),
         ("honest-mtproto-dd", Ok),
+        ("posing-mtproto-ee", Ok),
         ("weak-mtproto", Suspicious),
+        ("open-mtproto", Suspicious),
+        ("default-secret-mtproto", Suspicious),
         ("leaking-http", Suspicious),
         ("harvesting-socks5", Dangerous),
         ("intercepting-socks5", Dangerous),
@@ -191,6 +201,9 @@ async fn honest_mtproto_and_socks5_proxies_reach_an_authentic_telegram() {
     for name in [
         "honest-mtproto-ee",
         "honest-mtproto-dd",
+        "open-mtproto",
+        "default-secret-mtproto",
+        "posing-mtproto-ee",
         "weak-mtproto",
         "honest-socks5",
         "honest-socks5-auth",
@@ -252,6 +265,19 @@ async fn findings_carry_the_evidence_a_user_needs() {
     );
     let dead = evidence("tarpit", Code::HandshakeFailed);
     assert!(dead["reason"].contains("timed out"), "{dead:?}");
+    let open = evidence("open-mtproto", Code::AcceptsAnySecret);
+    assert_eq!(open["mode"], "dd", "{open:?}");
+    let made_up = open["made_up_secret"].clone();
+    assert!(made_up.starts_with("dd") && made_up.len() == 34, "{open:?}");
+    let published = evidence("default-secret-mtproto", Code::DefaultSecret);
+    assert!(published["source"].starts_with("https://"), "{published:?}");
+    let posing = evidence("posing-mtproto-ee", Code::FaketlsDomainMismatch);
+    assert_eq!(posing["domain"], "popular.lab.test");
+    assert_eq!(posing["domain_addresses"], "127.0.0.2");
+    assert_eq!(posing["proxy_addresses"], "127.0.0.1");
+    // The honest FakeTLS proxy's domain resolves to its own address: nothing skipped.
+    let honest = &results["honest-mtproto-ee"].observations;
+    assert!(!honest.skipped.contains_key("camouflage"), "{honest:?}");
     assert!(results["honest-socks5"].latency_ms.is_some());
 }
 
@@ -316,7 +342,7 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 15);
+    assert_eq!(s["alive"], 18);
     assert_eq!(s["dead"], 12);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -430,7 +456,7 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
-    assert_eq!(json["summary"]["alive"], 15, "{}", json["summary"]);
+    assert_eq!(json["summary"]["alive"], 18, "{}", json["summary"]);
     assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
     // intercepting-socks5, lying-dns-socks5 and tls-long-chain.
     assert_eq!(
@@ -603,7 +629,12 @@ fn reports_cleaned_list_and_rescore() {
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    for file in ["interception-cas.toml", "trusted.toml", "blocklist.toml"] {
+    for file in [
+        "interception-cas.toml",
+        "trusted.toml",
+        "blocklist.toml",
+        "default-secrets.toml",
+    ] {
         std::fs::copy(root.join(file), rules.join(file)).unwrap();
     }
     let scoring = std::fs::read_to_string(root.join("scoring.toml"))

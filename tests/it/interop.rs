@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use proxy_audit::ingest::{Collector, IngestOptions};
 use proxy_audit::lab::{Lab, LabOptions};
-use proxy_audit::probe::runner::{self, AuditContext, AuditOptions};
+use proxy_audit::probe::runner::{self, AuditContext, AuditOptions, ProbeRules};
 use proxy_audit::probe::{Check, Code, ProbeResult, Status};
-use proxy_audit::rules::interception::InterceptionCas;
 
 /// A child process killed when the test ends, however it ends.
 struct Server(Child);
@@ -67,7 +66,7 @@ async fn audit_one(link: &str) -> ProbeResult {
     let context = Arc::new(
         AuditContext::new(
             lab.profile_by_address().unwrap(),
-            InterceptionCas::built_in().unwrap(),
+            ProbeRules::built_in().unwrap(),
             options,
         )
         .unwrap(),

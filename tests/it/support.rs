@@ -9,8 +9,7 @@ use std::time::Duration;
 use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
 use proxy_audit::lab::Lab;
 use proxy_audit::probe::Check;
-use proxy_audit::probe::runner::{AuditContext, AuditOptions};
-use proxy_audit::rules::interception::InterceptionCas;
+use proxy_audit::probe::runner::{AuditContext, AuditOptions, ProbeRules};
 
 use serde_json::Value;
 
@@ -60,7 +59,7 @@ pub fn lab_inventory(lab: &Lab) -> Inventory {
 }
 
 /// What an in-process audit of the lab shares: the lab's profile, the built-in
-/// interception CAs, `checks`, 64 entries at a time, private (loopback) targets allowed.
+/// rule lists, `checks`, 64 entries at a time, private (loopback) targets allowed.
 pub fn lab_context(
     lab: &Lab,
     checks: &[Check],
@@ -75,6 +74,6 @@ pub fn lab_context(
         allow_private: true,
         dc: 2,
     };
-    let interception = InterceptionCas::built_in().unwrap();
-    Arc::new(AuditContext::new(lab.profile().unwrap(), interception, options).unwrap())
+    let rules = ProbeRules::built_in().unwrap();
+    Arc::new(AuditContext::new(lab.profile().unwrap(), rules, options).unwrap())
 }

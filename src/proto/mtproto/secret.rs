@@ -20,6 +20,7 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// Length of the key material every secret carries.
 pub const KEY_LEN: usize = 16;
@@ -151,6 +152,32 @@ impl MtprotoSecret {
         if let Some(src) = self.bytes.get(start..start + KEY_LEN) {
             key.copy_from_slice(src);
         }
+        key
+    }
+
+    /// The same secret with another key: same mode, same FakeTLS domain.
+    #[must_use]
+    pub fn with_key(&self, key: [u8; KEY_LEN]) -> Self {
+        let start = usize::from(self.mode() != SecretMode::Plain);
+        let mut bytes = self.bytes.clone();
+        if let Some(slot) = bytes.get_mut(start..start + KEY_LEN) {
+            slot.copy_from_slice(&key);
+        }
+        Self { bytes }
+    }
+
+    /// A key this secret's owner never chose, derived from `seed`: the first 16 bytes of
+    /// SHA-256(`proxy-audit wrong secret` ‖ 0 ‖ seed ‖ key). The `secret` check tries it
+    /// when a profile sets `wrong_secret_seed` (the lab does, so that its open proxy can
+    /// know the key it will be offered); otherwise it tries a random key.
+    pub fn seeded_wrong_key(&self, seed: &[u8]) -> [u8; KEY_LEN] {
+        let digest = Sha256::new()
+            .chain_update(b"proxy-audit wrong secret\0")
+            .chain_update(seed)
+            .chain_update(self.key())
+            .finalize();
+        let mut key = [0u8; KEY_LEN];
+        key.copy_from_slice(digest.get(..KEY_LEN).unwrap_or(&[0; KEY_LEN]));
         key
     }
 
@@ -401,5 +428,36 @@ mod tests {
             let _ = write!(s, "{b:02x}");
             s
         })
+    }
+
+    #[test]
+    fn another_key_keeps_the_mode_and_domain() {
+        let other = [0x5a; KEY_LEN];
+        for text in [
+            KEY_HEX.to_owned(),
+            format!("dd{KEY_HEX}"),
+            format!("ee{KEY_HEX}676f6f676c652e636f6d"),
+        ] {
+            let secret = MtprotoSecret::decode(&text).unwrap();
+            let changed = secret.with_key(other);
+            assert_eq!(changed.key(), other, "{text}");
+            assert_eq!(changed.mode(), secret.mode(), "{text}");
+            assert_eq!(changed.faketls_domain(), secret.faketls_domain(), "{text}");
+            assert_eq!(changed.as_bytes().len(), secret.as_bytes().len(), "{text}");
+        }
+    }
+
+    #[test]
+    fn seeded_wrong_keys_differ_by_seed_and_secret_but_repeat() {
+        let a = MtprotoSecret::decode(&format!("dd{KEY_HEX}")).unwrap();
+        let b = a.with_key([7; KEY_LEN]);
+        let key = a.seeded_wrong_key(b"seed");
+        assert_eq!(key, a.seeded_wrong_key(b"seed"));
+        assert_ne!(key, a.key());
+        assert_ne!(key, a.seeded_wrong_key(b"other seed"));
+        assert_ne!(key, b.seeded_wrong_key(b"seed"));
+        // Only the key counts: the same key in another mode gets the same wrong key.
+        let plain = MtprotoSecret::decode(KEY_HEX).unwrap();
+        assert_eq!(plain.seeded_wrong_key(b"seed"), key);
     }
 }

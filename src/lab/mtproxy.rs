@@ -608,6 +608,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_open_proxy_lets_in_its_extra_key_and_no_other_in_every_mode() {
+        let (dc, mut tags) = echo_dc().await;
+        for mode in [SecretMode::Plain, SecretMode::Dd, SecretMode::Ee] {
+            let made_up = secret(mode).with_key([0x42; 16]);
+            let behaviour = MtproxyBehaviour::AcceptsAnySecret { also: [0x42; 16] };
+            let addr = proxy(mode, behaviour, dc).await;
+            let connect = async |secret: &MtprotoSecret| {
+                let stream = TcpStream::connect(addr).await.unwrap();
+                MtprotoConn::handshake(Box::new(stream), secret, 2, WAIT, unix_now()).await
+            };
+            for key_owner in [secret(mode), made_up] {
+                let (mut conn, _) = connect(&key_owner).await.unwrap();
+                let echoed = round_trip(&mut conn, b"hello").await.unwrap();
+                assert!(echoed.starts_with(b"hello"), "{mode}");
+                assert!(tags.recv().await.is_some(), "{mode}");
+            }
+            let stranger = secret(mode).with_key([0x17; 16]);
+            let refused = match connect(&stranger).await {
+                Ok((mut conn, _)) => round_trip(&mut conn, b"hello").await.map(drop),
+                Err(error) => Err(error),
+            };
+            assert!(refused.is_err(), "{mode}: {refused:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn wrong_secret_and_wrong_tag_are_refused() {
         let (dc, _tags) = echo_dc().await;
         let addr = proxy(SecretMode::Dd, honest(false), dc).await;

@@ -268,7 +268,10 @@ async fn findings_carry_the_evidence_a_user_needs() {
     let open = evidence("open-mtproto", Code::AcceptsAnySecret);
     assert_eq!(open["mode"], "dd", "{open:?}");
     let made_up = open["made_up_secret"].clone();
-    assert!(made_up.starts_with("dd") && made_up.len() == 34, "{open:?}");
+    assert!(
+        made_up.starts_with("dd") && made_up.contains('…'),
+        "{open:?}"
+    );
     let published = evidence("default-secret-mtproto", Code::DefaultSecret);
     assert!(published["source"].starts_with("https://"), "{published:?}");
     let posing = evidence("posing-mtproto-ee", Code::FaketlsDomainMismatch);

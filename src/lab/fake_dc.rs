@@ -4,12 +4,15 @@
 //! [`lab_dc_key`], trusted by the lab profile) and failing (with [`impostor_dc_key`], which
 //! nobody trusts).
 //!
-//! Wire format, no obfuscation (the lab's MTProto proxies add that in front): a 4-byte
-//! protocol tag, `ee ee ee ee` (intermediate) or `dd dd dd dd` (padded intermediate), then
-//! frames of a 4-byte little-endian length and a payload holding one unencrypted message. In
-//! padded mode a frame may carry up to 15 padding bytes after the message; the message's own
-//! length field tells where it ends. Answers use the request's framing (padded answers get
-//! 0–15 random padding bytes). Anything else closes the connection.
+//! Wire format: a 4-byte protocol tag, `ee ee ee ee` (intermediate) or `dd dd dd dd` (padded
+//! intermediate), then frames of a 4-byte little-endian length and a payload holding one
+//! unencrypted message. In padded mode a frame may carry up to 15 padding bytes after the
+//! message; the message's own length field tells where it ends. Answers use the request's
+//! framing (padded answers get 0–15 random padding bytes). The lab's own MTProto proxies and
+//! the auditor's SOCKS5 tunnels send the tag in clear; real proxy servers (such as
+//! mtprotoproxy in the interop tests) open with a secret-less obfuscated2 init announcing
+//! the tag, as they would to Telegram, and everything after it is encrypted
+//! ([`accept_direct_init`]). Anything else closes the connection.
 //!
 //! Every read is bounded in time (the lab's 5-second step) and size ([`MAX_FRAME`]).
 //! The protocol logic itself is [`DcSession`]; this module only moves frames.
@@ -25,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::route::{close_gracefully, serve_sessions, within};
 use crate::proto::mtproto::auth::DcSession;
+use crate::proto::mtproto::obfs2::{INIT_LEN, Obfs2Cipher, ProtocolTag, accept_direct_init};
 use crate::proto::mtproto::rsa::{DcPrivateKey, KeyError};
 use crate::proto::mtproto::tl::{PLAIN_HEADER_LEN, decode_plain, encode_plain, server_message_id};
 
@@ -103,17 +107,71 @@ pub async fn serve_fake_dc(listener: TcpListener, key: Arc<DcPrivateKey>) {
     .await;
 }
 
+/// One connection's bytes, decrypted and encrypted when it opened with an obfuscated2 init.
+struct Wire {
+    /// The connection.
+    stream: TcpStream,
+    /// The datacenter's side of the obfuscation, when there is one.
+    cipher: Option<Obfs2Cipher>,
+}
+
+impl Wire {
+    /// Reads exactly `buf.len()` bytes (within the lab's step) and decrypts them.
+    async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        within(self.stream.read_exact(buf)).await?;
+        if let Some(cipher) = &mut self.cipher {
+            cipher.decrypt.apply(buf);
+        }
+        Ok(())
+    }
+
+    /// Encrypts and writes `data` (within the lab's step).
+    async fn write_all(&mut self, mut data: Vec<u8>) -> io::Result<()> {
+        if let Some(cipher) = &mut self.cipher {
+            cipher.encrypt.apply(&mut data);
+        }
+        within(self.stream.write_all(&data)).await
+    }
+}
+
+/// Reads the opening: a clear tag, or a direct obfuscated2 init announcing one. `None`
+/// for anything else (including the abridged transport, which the lab does not speak).
+async fn open(mut stream: TcpStream) -> io::Result<Option<(Wire, Framing)>> {
+    let mut init = [0; INIT_LEN];
+    let (head, rest) = init.split_at_mut(4);
+    within(stream.read_exact(head)).await?;
+    if let Some(framing) = <[u8; 4]>::try_from(&*head).ok().and_then(Framing::from_tag) {
+        let wire = Wire {
+            stream,
+            cipher: None,
+        };
+        return Ok(Some((wire, framing)));
+    }
+    within(stream.read_exact(rest)).await?;
+    let Ok(accepted) = accept_direct_init(&init) else {
+        return Ok(None);
+    };
+    let framing = match accepted.tag {
+        ProtocolTag::Intermediate => Framing::Intermediate,
+        ProtocolTag::PaddedIntermediate => Framing::PaddedIntermediate,
+        ProtocolTag::Abridged => return Ok(None),
+    };
+    let wire = Wire {
+        stream,
+        cipher: Some(accepted.cipher),
+    };
+    Ok(Some((wire, framing)))
+}
+
 /// One connection: tag, then request/answer frames until the client stops or errs.
-async fn session(mut stream: TcpStream, key: &DcPrivateKey) -> io::Result<()> {
-    let mut tag = [0; 4];
-    within(stream.read_exact(&mut tag)).await?;
-    let Some(framing) = Framing::from_tag(tag) else {
+async fn session(stream: TcpStream, key: &DcPrivateKey) -> io::Result<()> {
+    let Some((mut wire, framing)) = open(stream).await? else {
         return Ok(());
     };
     let mut rng = StdRng::from_rng(&mut rand::rng());
     let mut dc = DcSession::new();
     let mut counter = 0;
-    while let Some(payload) = read_frame(&mut stream).await? {
+    while let Some(payload) = read_frame(&mut wire).await? {
         let Ok(message) = decode_plain(&payload) else {
             return Ok(());
         };
@@ -124,18 +182,18 @@ async fn session(mut stream: TcpStream, key: &DcPrivateKey) -> io::Result<()> {
         };
         counter += 1;
         let reply = encode_plain(server_message_id(now, counter), &answer);
-        within(stream.write_all(&framing.frame(&reply, &mut rng))).await?;
+        wire.write_all(framing.frame(&reply, &mut rng)).await?;
     }
-    close_gracefully(stream).await;
+    close_gracefully(wire.stream).await;
     Ok(())
 }
 
 /// Reads one frame's payload; `None` when the client closed the connection between frames.
 /// Lengths outside what an unencrypted message can be (or above [`MAX_FRAME`]) are errors.
-async fn read_frame(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+async fn read_frame(wire: &mut Wire) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0; 4];
-    match within(stream.read_exact(&mut len)).await {
-        Ok(_) => {}
+    match wire.read_exact(&mut len).await {
+        Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(error) => return Err(error),
     }
@@ -147,7 +205,7 @@ async fn read_frame(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
         ));
     }
     let mut payload = vec![0; len];
-    within(stream.read_exact(&mut payload)).await?;
+    wire.read_exact(&mut payload).await?;
     Ok(Some(payload))
 }
 
@@ -166,6 +224,7 @@ mod tests {
 
     use super::*;
     use crate::proto::mtproto::auth::{AuthClient, AuthError, Verified};
+    use crate::proto::mtproto::obfs2::ObfuscatedInit;
     use crate::proto::mtproto::rsa::TrustedKeys;
     use crate::proto::mtproto::tl::{PlainMessage, client_message_id};
 
@@ -176,7 +235,8 @@ mod tests {
         (addr, tokio::spawn(serve_fake_dc(listener, Arc::new(key))))
     }
 
-    /// A tiny framed client: writes frames with `padding` extra bytes, reads frames.
+    /// A tiny framed client: writes frames with `padding` extra bytes, reads frames;
+    /// obfuscated like a proxy towards a datacenter when `direct`.
     struct FramedClient {
         /// The connection.
         stream: TcpStream,
@@ -184,16 +244,39 @@ mod tests {
         padding: usize,
         /// Message counter for client message ids.
         counter: u32,
+        /// The client's side of a direct obfuscated2 opening.
+        cipher: Option<Obfs2Cipher>,
+        /// Whether the tag announced padded intermediate.
+        padded: bool,
     }
 
     impl FramedClient {
         async fn connect(addr: std::net::SocketAddr, tag: [u8; 4], padding: usize) -> Self {
+            Self::open(addr, tag, padding, false).await
+        }
+
+        async fn open(
+            addr: std::net::SocketAddr,
+            tag: [u8; 4],
+            padding: usize,
+            direct: bool,
+        ) -> Self {
             let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream.write_all(&tag).await.unwrap();
+            let cipher = if direct {
+                let tag = ProtocolTag::from_bytes(tag).unwrap();
+                let (wire, cipher) = ObfuscatedInit::generate(tag, 2).seal_direct();
+                stream.write_all(&wire).await.unwrap();
+                Some(cipher)
+            } else {
+                stream.write_all(&tag).await.unwrap();
+                None
+            };
             Self {
                 stream,
                 padding,
                 counter: 0,
+                cipher,
+                padded: tag == TAG_PADDED,
             }
         }
 
@@ -203,6 +286,9 @@ mod tests {
             payload.extend(std::iter::repeat_n(0x5a, self.padding));
             let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
             frame.extend_from_slice(&payload);
+            if let Some(cipher) = &mut self.cipher {
+                cipher.encrypt.apply(&mut frame);
+            }
             self.stream.write_all(&frame).await.unwrap();
         }
 
@@ -211,8 +297,14 @@ mod tests {
             let read = async {
                 let mut len = [0; 4];
                 self.stream.read_exact(&mut len).await.ok()?;
+                if let Some(cipher) = &mut self.cipher {
+                    cipher.decrypt.apply(&mut len);
+                }
                 let mut payload = vec![0; u32::from_le_bytes(len) as usize];
                 self.stream.read_exact(&mut payload).await.ok()?;
+                if let Some(cipher) = &mut self.cipher {
+                    cipher.decrypt.apply(&mut payload);
+                }
                 Some(payload)
             };
             tokio::time::timeout(Duration::from_secs(10), read)
@@ -243,10 +335,17 @@ mod tests {
         padding: usize,
         trusted: &TrustedKeys,
     ) -> Result<Verified, AuthError> {
-        let padded = tag == TAG_PADDED;
+        exchange_over(FramedClient::connect(addr, tag, padding).await, trusted).await
+    }
+
+    /// The exchange over an open client.
+    async fn exchange_over(
+        mut framed: FramedClient,
+        trusted: &TrustedKeys,
+    ) -> Result<Verified, AuthError> {
+        let padded = framed.padded;
         let mut rng = StdRng::seed_from_u64(3);
         let mut client = AuthClient::random(&mut rng, 2);
-        let mut framed = FramedClient::connect(addr, tag, padding).await;
         framed.send(&client.req_pq_multi()).await;
         let res_pq = body(&framed.receive().await.unwrap(), padded);
         let outcome = client.on_res_pq(&res_pq, trusted, &mut rng)?;
@@ -269,6 +368,21 @@ mod tests {
             assert_eq!(verified.dh_prime_len, 256);
             assert!((i64::from(verified.server_time) - before).abs() < 60);
         }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn answers_a_proxy_that_opens_with_a_direct_obfuscated_init() {
+        let (addr, server) = start(lab_dc_key().unwrap()).await;
+        for (tag, padding) in [(TAG_INTERMEDIATE, 0), (TAG_PADDED, 7)] {
+            let framed = FramedClient::open(addr, tag, padding, true).await;
+            let verified = exchange_over(framed, &lab_trust()).await.unwrap();
+            assert_eq!(verified.g, 3);
+        }
+        // An abridged init, which the lab does not speak, is closed.
+        let mut framed = FramedClient::open(addr, [0xef; 4], 0, true).await;
+        framed.send(b"anyone?").await;
+        assert_eq!(framed.receive().await, None);
         server.abort();
     }
 

@@ -137,6 +137,10 @@ pub struct Lab {
     profile_by_address_toml: String,
     /// Bytes written by the streaming hostile endpoints, by proxy name.
     sent: HashMap<String, Arc<AtomicU64>>,
+    /// The TLS site for [`FRONTED`] and [`POSED`] that FakeTLS proxies mask to.
+    fronted_site: SocketAddr,
+    /// The lab's Telegram datacenter (trusted by the lab profile).
+    datacenter: SocketAddr,
     /// Every server task.
     tasks: JoinSet<()>,
 }
@@ -573,8 +577,22 @@ impl Lab {
             profile_toml: profile(false),
             profile_by_address_toml: profile(true),
             sent,
+            fronted_site: fronted_addr,
+            datacenter: dc_addr,
             tasks,
         })
+    }
+
+    /// Where the TLS site for the lab's FakeTLS domains listens (third-party proxies under
+    /// test mask to it).
+    pub fn fronted_site(&self) -> SocketAddr {
+        self.fronted_site
+    }
+
+    /// Where the lab's Telegram datacenter listens (third-party proxies under test relay
+    /// to it).
+    pub fn datacenter(&self) -> SocketAddr {
+        self.datacenter
     }
 
     /// The lab's proxies, in list order.

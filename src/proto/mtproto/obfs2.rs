@@ -17,6 +17,11 @@
 //! same over `init[8..56]` reversed. Both are AES-256-CTR with a 128-bit big-endian counter.
 //! The client→server stream encrypts the whole init and carries on from byte 64.
 //!
+//! A proxy talking to a datacenter uses the same layer without a secret ("direct"): the keys
+//! are init[8..40] and the reversed `init[8..56]`'s first 32 bytes as they are, unhashed
+//! ([`derive_direct_keys`], [`accept_direct_init`]); the lab's datacenter accepts it so that
+//! real proxy servers can relay to it.
+//!
 //! Pure functions, no I/O: the prober ([`crate::probe::mtproto_conn`]) and the lab proxy
 //! ([`crate::lab::mtproxy`]) both build on them.
 
@@ -145,6 +150,17 @@ pub struct Obfs2Keys {
 
 /// Derives both directions' keys from `init` (only bytes 8..56 matter) and `key`.
 pub fn derive_keys(init: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Obfs2Keys {
+    derive(init, Some(key))
+}
+
+/// Derives both directions' keys of a secret-less ("direct") init: a proxy or client
+/// talking to a datacenter itself.
+pub fn derive_direct_keys(init: &[u8; INIT_LEN]) -> Obfs2Keys {
+    derive(init, None)
+}
+
+/// Both directions, hashed with `key` or (direct) not.
+fn derive(init: &[u8; INIT_LEN], key: Option<&[u8; KEY_LEN]>) -> Obfs2Keys {
     let mut material = [0_u8; 48];
     material.copy_from_slice(init.get(8..56).unwrap_or(&[0; 48]));
     let forward = direction_keys(&material, key);
@@ -156,19 +172,24 @@ pub fn derive_keys(init: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Obfs2Keys {
     }
 }
 
-/// Key = SHA-256(material[0..32] ‖ key), IV = material[32..48].
-fn direction_keys(material: &[u8; 48], key: &[u8; KEY_LEN]) -> DirectionKeys {
+/// Key = SHA-256(material[0..32] ‖ key), or material[0..32] itself without a key;
+/// IV = material[32..48].
+fn direction_keys(material: &[u8; 48], key: Option<&[u8; KEY_LEN]>) -> DirectionKeys {
     let (key_part, iv_part) = material.split_at(32);
     let mut iv = [0_u8; 16];
     iv.copy_from_slice(iv_part);
-    DirectionKeys {
-        key: Sha256::new()
-            .chain_update(key_part)
-            .chain_update(key)
-            .finalize()
-            .into(),
-        iv,
+    let mut aes_key = [0_u8; 32];
+    match key {
+        Some(key) => {
+            aes_key = Sha256::new()
+                .chain_update(key_part)
+                .chain_update(key)
+                .finalize()
+                .into();
+        }
+        None => aes_key.copy_from_slice(key_part),
     }
+    DirectionKeys { key: aes_key, iv }
 }
 
 /// True when `init` may go on the wire: byte 0 is not `ef`, the first four bytes are none
@@ -237,7 +258,16 @@ impl ObfuscatedInit {
     /// Encrypts the init for `key`: returns the 64 bytes to send (0..56 clear, 56..64
     /// encrypted) and the client's cipher, its encrypt stream already 64 bytes in.
     pub fn seal(&self, key: &[u8; KEY_LEN]) -> ([u8; INIT_LEN], Obfs2Cipher) {
-        let keys = derive_keys(&self.bytes, key);
+        self.seal_with(&derive_keys(&self.bytes, key))
+    }
+
+    /// Encrypts the init without a secret, as a proxy does towards a datacenter.
+    pub fn seal_direct(&self) -> ([u8; INIT_LEN], Obfs2Cipher) {
+        self.seal_with(&derive_direct_keys(&self.bytes))
+    }
+
+    /// [`Self::seal`] with the keys given.
+    fn seal_with(&self, keys: &Obfs2Keys) -> ([u8; INIT_LEN], Obfs2Cipher) {
         let mut encrypt = CtrStream::new(&keys.client_to_server);
         let mut sealed = self.bytes;
         encrypt.apply(&mut sealed);
@@ -288,7 +318,16 @@ pub struct AcceptedInit {
 /// Server side: derives the ciphers from the 64 received bytes, decrypts 56..64 and reads
 /// the tag and DC id. Fails when the tag is not one of the three known ones.
 pub fn accept_init(wire: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Result<AcceptedInit, Obfs2Error> {
-    let keys = derive_keys(wire, key);
+    accept(wire, &derive_keys(wire, key))
+}
+
+/// Server side of a secret-less ("direct") init, as a datacenter sees a proxy's.
+pub fn accept_direct_init(wire: &[u8; INIT_LEN]) -> Result<AcceptedInit, Obfs2Error> {
+    accept(wire, &derive_direct_keys(wire))
+}
+
+/// Decrypts 56..64 of `wire` with `keys` and reads the tag and DC id.
+fn accept(wire: &[u8; INIT_LEN], keys: &Obfs2Keys) -> Result<AcceptedInit, Obfs2Error> {
     let mut decrypt = CtrStream::new(&keys.client_to_server);
     let mut plain = *wire;
     decrypt.apply(&mut plain);
@@ -477,5 +516,33 @@ mod tests {
             assert_eq!(ProtocolTag::from_bytes(tag.bytes()), Some(tag));
         }
         assert_eq!(ProtocolTag::from_bytes([0xdd, 0xdd, 0xdd, 0xde]), None);
+    }
+
+    #[test]
+    fn direct_inits_use_the_init_bytes_as_keys_unhashed() {
+        let plain = ObfuscatedInit::generate(ProtocolTag::PaddedIntermediate, -2);
+        let bytes = plain.as_bytes();
+        let keys = derive_direct_keys(bytes);
+        assert_eq!(&keys.client_to_server.key[..], &bytes[8..40]);
+        assert_eq!(&keys.client_to_server.iv[..], &bytes[40..56]);
+        let reversed: Vec<u8> = bytes[8..56].iter().rev().copied().collect();
+        assert_eq!(&keys.server_to_client.key[..], &reversed[..32]);
+        assert_eq!(&keys.server_to_client.iv[..], &reversed[32..]);
+
+        // A proxy seals the init with those keys; the datacenter reads it back.
+        let (wire, cipher) = plain.seal_direct();
+        assert_eq!(wire[..56], bytes[..56]);
+        let mut encrypt = cipher.encrypt;
+        let accepted = accept_direct_init(&wire).unwrap();
+        assert_eq!(accepted.tag, ProtocolTag::PaddedIntermediate);
+        assert_eq!(accepted.dc, -2);
+        // The same init read as a proxy client's (hashed with a key) fails.
+        assert!(accept_init(&wire, &[0; KEY_LEN]).is_err());
+        // Both streams continue in step: what the proxy sends next, the datacenter reads.
+        let mut decrypt = accepted.cipher.decrypt;
+        let mut message = *b"req_pq_multi";
+        encrypt.apply(&mut message);
+        decrypt.apply(&mut message);
+        assert_eq!(&message, b"req_pq_multi");
     }
 }

@@ -6,9 +6,13 @@
 //! is resolved by the auditor and the guard applies again to every address it resolves to,
 //! so a public-looking name that points at loopback is refused too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use crate::policy::address::{AddressClass, parse_lenient_ipv4};
 use crate::probe::{Check, Code, Finding};
@@ -56,6 +60,65 @@ impl Resolver {
                 crate::probe::runner::human_duration(step)
             )),
         }
+    }
+}
+
+/// Names resolved at most once per run, for the names many entries share (FakeTLS
+/// domains: a list often holds thousands of `ee` links for a handful of sites, and each
+/// system lookup would take a thread of tokio's blocking pool). Answers are kept; failures
+/// are not, so the next entry asks again. At most [`NameCache::CAPACITY`] names are kept;
+/// past that, lookups go straight to the resolver.
+#[derive(Debug, Default)]
+pub struct NameCache {
+    /// How names are resolved.
+    resolver: Resolver,
+    /// One cell per name (lower case), filled by the first lookup that succeeds.
+    entries: Mutex<HashMap<String, Arc<OnceCell<Vec<IpAddr>>>>>,
+    /// Lookups made so far (cache misses).
+    lookups: AtomicUsize,
+}
+
+impl NameCache {
+    /// Most names kept.
+    pub const CAPACITY: usize = 4096;
+
+    /// An empty cache over `resolver`.
+    pub fn new(resolver: Resolver) -> Self {
+        Self {
+            resolver,
+            ..Self::default()
+        }
+    }
+
+    /// The addresses of `name`, from the cache or a lookup bounded by `step`.
+    pub async fn resolve(&self, name: &str, step: Duration) -> Result<Vec<IpAddr>, String> {
+        let key = name.to_ascii_lowercase();
+        let cell = {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            match entries.get(&key) {
+                Some(cell) => Some(Arc::clone(cell)),
+                None if entries.len() < Self::CAPACITY => {
+                    let cell = Arc::new(OnceCell::new());
+                    entries.insert(key, Arc::clone(&cell));
+                    Some(cell)
+                }
+                None => None,
+            }
+        };
+        let lookup = || async {
+            self.lookups.fetch_add(1, Ordering::Relaxed);
+            let addresses = self.resolver.resolve(name, 0, step).await?;
+            Ok(addresses.iter().map(SocketAddr::ip).collect())
+        };
+        match cell {
+            Some(cell) => cell.get_or_try_init(lookup).await.cloned(),
+            None => lookup().await,
+        }
+    }
+
+    /// Lookups made so far: names asked for that were not in the cache.
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::Relaxed)
     }
 }
 
@@ -206,5 +269,44 @@ mod tests {
     async fn public_addresses_pass() {
         let decision = check("8.8.8.8", 53, false, &Resolver::default(), STEP).await;
         assert!(matches!(decision, Decision::Allowed { .. }), "{decision:?}");
+    }
+
+    #[tokio::test]
+    async fn a_shared_name_is_looked_up_once_and_failures_are_asked_again() {
+        let mut table = resolver("site.example", &["192.0.2.7", "2001:db8::7"]);
+        table
+            .static_hosts
+            .insert("gone.example".to_owned(), Vec::new());
+        let cache = NameCache::new(table);
+        for _ in 0..50 {
+            assert_eq!(
+                cache.resolve("Site.Example", STEP).await.unwrap(),
+                vec![
+                    "192.0.2.7".parse::<IpAddr>().unwrap(),
+                    "2001:db8::7".parse().unwrap()
+                ]
+            );
+        }
+        assert_eq!(cache.lookups(), 1);
+        for _ in 0..2 {
+            assert!(cache.resolve("gone.example", STEP).await.is_err());
+        }
+        assert_eq!(cache.lookups(), 3, "a failure is not kept");
+    }
+
+    #[tokio::test]
+    async fn past_its_capacity_the_cache_keeps_nothing_new() {
+        let cache = NameCache::new(Resolver::default());
+        let literal = |i: usize| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+        for i in 0..NameCache::CAPACITY {
+            cache.resolve(&literal(i), STEP).await.unwrap();
+        }
+        assert_eq!(cache.lookups(), NameCache::CAPACITY);
+        cache.resolve(&literal(0), STEP).await.unwrap();
+        assert_eq!(cache.lookups(), NameCache::CAPACITY, "kept");
+        let extra = literal(NameCache::CAPACITY);
+        cache.resolve(&extra, STEP).await.unwrap();
+        cache.resolve(&extra, STEP).await.unwrap();
+        assert_eq!(cache.lookups(), NameCache::CAPACITY + 2, "not kept");
     }
 }

@@ -33,7 +33,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::dial::{self, BoxStream, Credentials, ProxyEndpoint, Target};
-use super::guard::Resolver;
+use super::guard::NameCache;
 use super::mtproto_conn::{ConnError, HandshakeInfo, MtprotoConn};
 use super::tls::{TlsPolicy, probe_tls};
 use super::{Check, Code, Finding, ProbeResult, Status, TelegramObservation};
@@ -67,8 +67,8 @@ pub struct MtprotoContext<'a> {
     pub setup: Option<&'a TelegramSetup>,
     /// Secrets published as examples (`rules/default-secrets.toml`).
     pub default_secrets: &'a DefaultSecrets,
-    /// The auditor's resolver, for the FakeTLS domain.
-    pub resolver: &'a Resolver,
+    /// FakeTLS domains, resolved once per run with the auditor's resolver.
+    pub names: &'a NameCache,
 }
 
 /// The checks' view of time and options for one entry.
@@ -398,7 +398,7 @@ async fn disguise(
         camouflage(
             proxy,
             secret,
-            context.resolver,
+            context.names,
             steps,
             &result.observations.resolved
         ),
@@ -536,7 +536,7 @@ enum Camouflage {
 async fn camouflage(
     proxy: &ProxyEndpoint,
     secret: &MtprotoSecret,
-    resolver: &Resolver,
+    names: &NameCache,
     steps: &Steps<'_>,
     proxy_at: &[String],
 ) -> Camouflage {
@@ -546,8 +546,8 @@ async fn camouflage(
     let Some(step) = (steps.step)().filter(|_| (steps.runs)(Check::Camouflage)) else {
         return Camouflage::Holds;
     };
-    let domain_ips: BTreeSet<IpAddr> = match resolver.resolve(domain, 443, step).await {
-        Ok(addresses) => addresses.iter().map(std::net::SocketAddr::ip).collect(),
+    let domain_ips: BTreeSet<IpAddr> = match names.resolve(domain, step).await {
+        Ok(addresses) => addresses.into_iter().collect(),
         Err(reason) => {
             return Camouflage::Unresolved(format!(
                 "the FakeTLS domain {domain} did not resolve, so it was not compared with the \
@@ -675,6 +675,7 @@ fn unix_now() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::guard::Resolver;
     use crate::proxy::ProxyKind;
 
     const STEP: Duration = Duration::from_secs(1);
@@ -689,8 +690,8 @@ mod tests {
         }
     }
 
-    fn resolver(hosts: &[(&str, &[&str])]) -> Resolver {
-        Resolver {
+    fn resolver(hosts: &[(&str, &[&str])]) -> NameCache {
+        NameCache::new(Resolver {
             static_hosts: hosts
                 .iter()
                 .map(|(name, ips)| {
@@ -698,10 +699,10 @@ mod tests {
                     ((*name).to_owned(), ips)
                 })
                 .collect(),
-        }
+        })
     }
 
-    async fn judge(secret: &str, proxy: &str, resolved: &[&str], hosts: &Resolver) -> Camouflage {
+    async fn judge(secret: &str, proxy: &str, resolved: &[&str], hosts: &NameCache) -> Camouflage {
         let step = || Some(STEP);
         let runs = |_: Check| true;
         let steps = Steps {

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::dial::{Credentials, DialError, ProxyEndpoint, Target, open_tunnel};
-use super::guard::{self, Decision, Resolver};
+use super::guard::{self, Decision, NameCache, Resolver};
 use super::http::{GetError, HttpResponse, MAX_BODY, get_via_proxy};
 use super::mtproto::{MtprotoContext, Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::tls::{TlsOutcome, TlsPolicy, probe_tls};
@@ -82,6 +82,8 @@ pub struct AuditContext {
     telegram: Option<TelegramSetup>,
     /// Secrets published as examples (the `secret` check).
     default_secrets: DefaultSecrets,
+    /// FakeTLS domains resolved so far (the `camouflage` check).
+    names: NameCache,
 }
 
 /// The rule lists the checks consult (the scoring rules come later, in the judge).
@@ -184,6 +186,7 @@ impl AuditContext {
         Ok(Self {
             profile,
             tls_policies,
+            names: NameCache::new(resolver.clone()),
             resolver,
             options,
             references,
@@ -360,7 +363,7 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         let mtproto = MtprotoContext {
             setup: context.telegram.as_ref(),
             default_secrets: &context.default_secrets,
-            resolver: &context.resolver,
+            names: &context.names,
         };
         Box::pin(audit_mtproto(&proxy, secret, &mtproto, &steps, &mut result)).await;
         return result;

@@ -448,7 +448,7 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
             profile.to_str().unwrap(),
             "--allow-private",
             "--checks",
-            "liveness,tls",
+            "liveness,tls,secret",
             "--timeout",
             "1",
             "--format",
@@ -460,7 +460,21 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
     assert_eq!(json["summary"]["alive"], 18, "{}", json["summary"]);
-    assert_eq!(json["checks"], serde_json::json!(["liveness", "tls"]));
+    assert_eq!(
+        json["checks"],
+        serde_json::json!(["liveness", "tls", "secret"])
+    );
+    // The written profile carries the lab's wrong_secret_seed, so the open proxy is caught
+    // by a separate process too; the default secret needs no network at all.
+    for code in ["accepts_any_secret", "default_secret"] {
+        let flagged = json["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["findings"].to_string().contains(code))
+            .count();
+        assert_eq!(flagged, 1, "{code}");
+    }
     // intercepting-socks5, lying-dns-socks5 and tls-long-chain.
     assert_eq!(
         json["summary"]["verdicts"]["dangerous"], 3,

@@ -178,6 +178,11 @@ fn rescore(args: &RescoreArgs) -> Result<Exit> {
 /// Parses a rule file's text, naming it `origin` in errors.
 type RuleValidator = fn(&str, &str) -> Result<(), String>;
 
+/// A loader's outcome as [`check_rules`] reports it.
+fn valid<T>(loaded: Result<T, crate::config::FileError>) -> Result<(), String> {
+    loaded.map(drop).map_err(|error| error.to_string())
+}
+
 /// `proxy-audit rules check DIR`: every rule file and profile, every error printed.
 fn check_rules(dir: &Path) -> Exit {
     let mut errors = Vec::new();
@@ -190,29 +195,19 @@ fn check_rules(dir: &Path) -> Exit {
     };
     let files: [(&str, RuleValidator); 5] = [
         ("scoring.toml", |text, origin| {
-            Scoring::from_toml(text, origin)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            valid(Scoring::from_toml(text, origin))
         }),
         ("interception-cas.toml", |text, origin| {
-            InterceptionCas::from_toml(text, origin)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            valid(InterceptionCas::from_toml(text, origin))
         }),
         ("trusted.toml", |text, origin| {
-            TrustedList::from_toml(text, origin)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            valid(TrustedList::from_toml(text, origin))
         }),
         ("blocklist.toml", |text, origin| {
-            Blocklist::from_toml(text, origin)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            valid(Blocklist::from_toml(text, origin))
         }),
         ("default-secrets.toml", |text, origin| {
-            DefaultSecrets::from_toml(text, origin)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            valid(DefaultSecrets::from_toml(text, origin))
         }),
     ];
     for (name, validate) in files {
@@ -230,10 +225,7 @@ fn check_rules(dir: &Path) -> Exit {
         paths.sort();
         for path in paths {
             let name = path.display().to_string();
-            check(
-                &name,
-                Profile::load(&path).map(drop).map_err(|e| e.to_string()),
-            );
+            check(&name, valid(Profile::load(&path)));
         }
     }
     for error in &errors {

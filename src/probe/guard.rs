@@ -116,6 +116,12 @@ impl NameCache {
         }
     }
 
+    /// The resolver behind the cache, for lookups that are not cached (each proxy's own
+    /// host).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
     /// Lookups made so far: names asked for that were not in the cache.
     pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::Relaxed)

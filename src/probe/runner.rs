@@ -71,8 +71,6 @@ pub struct AuditContext {
     pub profile: Profile,
     /// One TLS policy per TLS canary, in profile order.
     tls_policies: Vec<TlsPolicy>,
-    /// The auditor's resolver (guard and reference fetches).
-    pub resolver: Resolver,
     /// How the audit runs.
     pub options: AuditOptions,
     /// Each HTTP canary's real body, fetched directly at most once per run.
@@ -82,7 +80,8 @@ pub struct AuditContext {
     telegram: Option<TelegramSetup>,
     /// Secrets published as examples (the `secret` check).
     default_secrets: DefaultSecrets,
-    /// FakeTLS domains resolved so far (the `camouflage` check).
+    /// The auditor's resolver (guard, reference fetches), with the FakeTLS domains it has
+    /// resolved so far (the `camouflage` check).
     names: NameCache,
 }
 
@@ -186,8 +185,7 @@ impl AuditContext {
         Ok(Self {
             profile,
             tls_policies,
-            names: NameCache::new(resolver.clone()),
-            resolver,
+            names: NameCache::new(resolver),
             options,
             references,
             telegram,
@@ -201,7 +199,8 @@ impl AuditContext {
         let url = &canary.url;
         let step = self.options.step_timeout;
         let addresses = self
-            .resolver
+            .names
+            .resolver()
             .resolve(&url.host, url.port, step)
             .await
             .ok()?;
@@ -323,7 +322,7 @@ pub async fn audit(spec: &ProxySpec, context: &AuditContext) -> ProbeResult {
         &spec.host,
         spec.port,
         options.allow_private,
-        &context.resolver,
+        context.names.resolver(),
         step,
     )
     .await

@@ -642,10 +642,12 @@ impl Probe<'_> {
         };
         // A chain too large to read is not the canary's either.
         let substituted = !named.valid && (!named.chain.is_empty() || named.oversized);
-        // The address leg tells DNS tampering from interception, so it also runs when only
-        // `tls` was asked for and the name leg showed a foreign certificate.
+        // The address leg tells DNS tampering from interception, so it runs only when the
+        // name leg showed a foreign certificate (for `tls` and `dns` alike). A name leg that
+        // proved the canary's certificate already shows the name led to the real server: a
+        // second handshake would cost the proxy, the canary and us and could change nothing.
         let by_address = match canary.address {
-            Some(ip) if options.runs(Check::Dns) || substituted => {
+            Some(ip) if substituted => {
                 let target = Target::Addr(SocketAddr::new(ip, canary.port));
                 self.tls_leg(result, canary, policy, target, "address")
                     .await

@@ -282,6 +282,15 @@ async fn findings_carry_the_evidence_a_user_needs() {
     let honest = &results["honest-mtproto-ee"].observations;
     assert!(!honest.skipped.contains_key("camouflage"), "{honest:?}");
     assert!(results["honest-socks5"].latency_ms.is_some());
+    // The address leg runs only where the name leg showed a foreign certificate: it is what
+    // tells the lying resolver from the interceptor, and an honest proxy is spared it.
+    let legs = |name: &str| {
+        let tls = &results[name].observations.tls;
+        tls.iter().map(|leg| leg.leg.as_str()).collect::<Vec<_>>()
+    };
+    assert_eq!(legs("honest-socks5"), ["name"]);
+    assert_eq!(legs("lying-dns-socks5"), ["name", "address"]);
+    assert_eq!(legs("intercepting-socks5"), ["name", "address"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1265,7 +1265,7 @@ mod tests {
     }
 
     fn lab_key() -> DcPrivateKey {
-        DcPrivateKey::from_pem(include_str!("../../lab/keys/lab-dc.pem"), "lab:lab-dc").unwrap()
+        crate::lab::fake_dc::lab_dc_key().unwrap()
     }
 
     fn impostor_key() -> DcPrivateKey {

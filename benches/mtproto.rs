@@ -3,6 +3,7 @@
 //! - The auditor's largest part: splitting `pq` (Pollard–Brent over Montgomery products).
 //!   Criterion prints the median time to factor 64 fixed semiprimes, each the product of two
 //!   primes drawn between 2³⁰ and 2³¹ as Telegram's are (divide by 64 for one `pq`).
+//! - The auditor's RSA encryption of `req_DH_params` (public exponent 65537).
 //! - The datacenter's: one raw RSA decryption of `req_DH_params`, with the lab's multi-prime
 //!   key (eight 256-bit primes) and with a two-prime 2048-bit key (the impostor's), to show
 //!   what the multi-prime key saves a lab that shares the auditor's machine.
@@ -69,6 +70,11 @@ fn decryption(c: &mut Criterion) {
         ("decrypt, 2 primes", impostor_dc_key().unwrap()),
     ] {
         let ciphertext = key.public().raw_encrypt(&message).unwrap();
+        if name.contains("lab") {
+            group.bench_function("encrypt, e = 65537", |b| {
+                b.iter(|| black_box(key.public().raw_encrypt(black_box(&message))));
+            });
+        }
         group.bench_function(name, |b| {
             b.iter(|| black_box(key.raw_decrypt(black_box(&ciphertext))));
         });

@@ -29,6 +29,9 @@ use super::tl::Writer;
 /// Size in bytes of the modulus MTProto's RSA_PAD works with (2048-bit keys).
 pub const MODULUS_LEN: usize = 256;
 
+/// Public exponents up to this many bits are applied by square-and-multiply.
+const SHORT_EXPONENT_BITS: u64 = 64;
+
 /// Telegram's published public keys (production and test), with their sources.
 pub const TELEGRAM_KEYS_PEM: &str = include_str!("../../../rules/profiles/telegram-keys.pem");
 
@@ -117,9 +120,26 @@ impl TrustedKey {
     /// number; the caller keeps it below `n` (RSA_PAD retries otherwise).
     pub fn raw_encrypt(&self, message: &[u8]) -> Result<[u8; MODULUS_LEN], KeyError> {
         self.check_size()?;
-        Ok(to_fixed(
-            &BigUint::from_bytes_be(message).modpow(&self.e, &self.n),
-        ))
+        let base = BigUint::from_bytes_be(message);
+        // For a short exponent (every published key's is 65537: 16 squarings and one
+        // product), plain square-and-multiply with remainders takes about a third of the time
+        // of `modpow`, whose Montgomery set-up and window table pay off only for long ones.
+        let power = if self.e.bits() <= SHORT_EXPONENT_BITS {
+            let base = base % &self.n;
+            (0..self.e.bits())
+                .rev()
+                .fold(BigUint::from(1_u8), |power, bit| {
+                    let squared = &power * &power % &self.n;
+                    if self.e.bit(bit) {
+                        squared * &base % &self.n
+                    } else {
+                        squared
+                    }
+                })
+        } else {
+            base.modpow(&self.e, &self.n)
+        };
+        Ok(to_fixed(&power))
     }
 
     /// Fails unless the modulus is exactly 2048 bits.
@@ -569,6 +589,33 @@ mod tests {
         assert_ne!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
         let encrypted = impostor.public().raw_encrypt(&message).unwrap();
         assert_eq!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
+    }
+
+    #[test]
+    fn encryption_agrees_with_modpow_for_short_and_long_exponents() {
+        let n = crate::lab::fake_dc::lab_dc_key()
+            .unwrap()
+            .public()
+            .n
+            .clone();
+        let messages = [
+            BigUint::ZERO,
+            BigUint::from(2_u8),
+            BigUint::from_bytes_be(&[0xa7; MODULUS_LEN - 1]),
+            &n - 1_u8,
+        ];
+        let long = (BigUint::from(1_u8) << 100_u32) + 277_u32;
+        for e in [BigUint::from(3_u8), BigUint::from(65_537_u32), long] {
+            let key = TrustedKey::new(n.clone(), e.clone(), "t", true);
+            for message in &messages {
+                let encrypted = key.raw_encrypt(&to_fixed(message)).unwrap();
+                assert_eq!(
+                    BigUint::from_bytes_be(&encrypted),
+                    message.modpow(&e, &n),
+                    "e = {e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The CPU cost of one Telegram proof on each side.
 //!
-//! - The auditor's largest part: splitting `pq` (Pollard–Brent over Montgomery products).
+//! - The auditor's largest part: splitting `pq` (elliptic curves, see `proto::mtproto::factor`).
 //!   Criterion prints the median time to factor 64 fixed semiprimes, each the product of two
 //!   primes drawn between 2³⁰ and 2³¹ as Telegram's are (divide by 64 for one `pq`).
 //! - The auditor's RSA encryption of `req_DH_params` (public exponent 65537).

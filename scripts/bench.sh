@@ -273,6 +273,8 @@ else
     echo
     measure "$work/noblackhole.txt" liveness "$concurrency" live
     live_wall=$wall
+    # The bound's own runs count too: show their entries when one came out wrong.
+    if grep -q WRONG "$work/live.correct"; then correctness live; fi
     bound=$(bound_of "$concurrency" "$live_wall")
     echo "bound: $timeout s x ceil($blackhole / $concurrency) + $live_wall s (liveness wall of the $((live + refused)) entries without blackholes) = $bound s"
     echo

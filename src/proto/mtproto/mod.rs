@@ -1,6 +1,7 @@
 //! MTProto proxy protocol pieces.
 
 pub mod auth;
+pub mod factor;
 pub mod faketls;
 pub mod obfs2;
 pub mod rsa;

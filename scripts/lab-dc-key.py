@@ -4,13 +4,14 @@ datacenter: a 2048-bit modulus with e = 65537, made of COUNT primes of 2048 / CO
 
 Why multi-prime: a client's side of the auth-key exchange (public-key encryption with the
 2048-bit modulus) is the same whatever the primes, but the datacenter's decryption costs one
-modular exponentiation per prime, and eight 256-bit ones cost about an eighth of two 1024-bit
-ones. In the field that decryption runs on Telegram's servers; in the lab it shares the
-auditor's machine, so a two-prime key made every lab audit measure the fake datacenter's CPU
-more than the auditor's. The key is published in the repository and trusted only by the lab
-profile, so the strength of its primes does not matter.
+modular exponentiation per prime, and proxy-audit does primes of one machine word with
+64-bit arithmetic: 32 primes of 64 bits cost about a fortieth of two 1024-bit ones. In the
+field that decryption runs on Telegram's servers; in the lab it shares the auditor's
+machine, so a two-prime key made every lab audit measure the fake datacenter's CPU more than
+the auditor's. The key is published in the repository and trusted only by the lab profile,
+so the strength of its primes does not matter.
 
-Usage: scripts/lab-dc-key.py [COUNT] > src/lab/keys/lab-dc.primes
+Usage: scripts/lab-dc-key.py [COUNT] > src/lab/keys/lab-dc.primes   (the lab's: COUNT = 32)
 """
 import math
 import secrets
@@ -51,7 +52,7 @@ def prime(low: int, high: int) -> int:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 32
     if count < 2 or BITS % count:
         sys.exit(f"COUNT must be at least 2 and divide {BITS}")
     size = BITS // count

@@ -42,6 +42,14 @@ pub fn split(pq: u64) -> Option<(u64, u64)> {
     (p < q && p * q == pq && is_prime(p) && is_prime(q)).then_some((p, q))
 }
 
+/// `base^exp mod n` for an odd `n` (Montgomery products; the lab datacenter's CRT
+/// exponentiations with its 64-bit primes).
+pub fn pow_mod(base: u64, exp: u64, n: u64) -> u64 {
+    let field = Montgomery::new(n);
+    // mul(x, 1) = x · R⁻¹: out of Montgomery form.
+    field.mul(field.pow(field.to_form(base % n), exp), 1)
+}
+
 /// Deterministic Miller–Rabin: bases 2, 7 and 61 decide every n below 4,759,123,141 (all
 /// of `pq`'s factors), and Sinclair's seven bases every u64.
 pub fn is_prime(n: u64) -> bool {
@@ -503,6 +511,24 @@ mod tests {
         ));
         assert!(same(curve.add(four, three, p), curve.multiply(p, 7)));
         assert!(!same(curve.multiply(p, 7), curve.multiply(p, 8)));
+    }
+
+    #[test]
+    fn pow_mod_agrees_with_square_and_multiply() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..500 {
+            let n = rng.random::<u64>() | 1;
+            let (base, exp) = (rng.random::<u64>(), rng.random_range(0..1_u64 << 20));
+            let mut expected = 1 % n;
+            for bit in (0..64).rev() {
+                expected = mul_mod(expected, expected, n);
+                if exp >> bit & 1 == 1 {
+                    expected = mul_mod(expected, base % n, n);
+                }
+            }
+            assert_eq!(pow_mod(base, exp, n), expected, "{base}^{exp} mod {n}");
+        }
+        assert_eq!(pow_mod(5, 0, 1), 0);
     }
 
     #[test]

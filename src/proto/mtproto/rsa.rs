@@ -24,6 +24,7 @@ use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha1::{Digest as _, Sha1};
 
+use super::factor::pow_mod;
 use super::tl::Writer;
 
 /// Size in bytes of the modulus MTProto's RSA_PAD works with (2048-bit keys).
@@ -272,7 +273,8 @@ pub fn load_pem(text: &str, label_prefix: &str) -> Result<Vec<TrustedKey>, KeyEr
 /// Two-prime keys come from PEM ([`DcPrivateKey::from_pem`]); multi-prime keys (RFC 8017
 /// §3.2), which the `rsa` crate does not decode, from a list of primes
 /// ([`DcPrivateKey::from_primes`]). Decryption is the CRT either way, one exponentiation per
-/// prime, so eight 256-bit primes decrypt about seven times faster than two 1024-bit ones.
+/// prime; primes of one machine word are exponentiated with u64 Montgomery products, so the
+/// lab's 32 primes of 64 bits decrypt some forty times faster than two 1024-bit ones.
 #[derive(Clone)]
 pub struct DcPrivateKey {
     /// The public half, as clients trust it.
@@ -290,6 +292,9 @@ struct CrtPrime {
     r: BigUint,
     /// `d mod (r − 1)`.
     exponent: BigUint,
+    /// `r` and the exponent as machine words, when both fit: the exponentiation then runs
+    /// on u64 Montgomery products instead of allocating big numbers.
+    word: Option<(u64, u64)>,
     /// The product of the primes before this one (1 for the first).
     before: BigUint,
     /// `before⁻¹ mod r`.
@@ -383,6 +388,7 @@ impl DcPrivateKey {
                 .ok_or_else(|| parse_error("the primes are not distinct"))?;
             let next = &before * &r;
             crt.push(CrtPrime {
+                word: u64::try_from(&r).ok().zip(u64::try_from(&exponent).ok()),
                 r,
                 exponent,
                 before,
@@ -426,7 +432,13 @@ impl DcPrivateKey {
     pub fn raw_decrypt(&self, ciphertext: &[u8]) -> [u8; MODULUS_LEN] {
         let c = BigUint::from_bytes_be(ciphertext) % &self.public.n;
         let m = self.primes.iter().fold(BigUint::ZERO, |m, prime| {
-            let part = c.modpow(&prime.exponent, &prime.r);
+            let part = match prime.word {
+                Some((r, exponent)) => {
+                    let residue = u64::try_from(&c % r).unwrap_or(0);
+                    BigUint::from(pow_mod(residue, exponent, r))
+                }
+                None => c.modpow(&prime.exponent, &prime.r),
+            };
             // h = (part − m) · before⁻¹ mod r, computed without going negative; then
             // m + before · h is m mod every earlier prime and part mod this one.
             let difference = part + &prime.r - (&m % &prime.r);
@@ -527,7 +539,7 @@ mod tests {
     /// The lab keys' fingerprints, from `tests/vectors/auth_fingerprints.py`: its
     /// `fingerprint` of the product of `lab-dc.primes` (e = 65537), and the script run on
     /// `openssl rsa -RSAPublicKey_out` of `impostor-dc.pem`.
-    const LAB_DC_FINGERPRINT: u64 = 0x86f3_093b_9b03_b003;
+    const LAB_DC_FINGERPRINT: u64 = 0x2b8f_42f1_41ef_b38e;
     /// See [`LAB_DC_FINGERPRINT`].
     const IMPOSTOR_DC_FINGERPRINT: u64 = 0xb218_5aa6_835a_0044;
 
@@ -621,7 +633,8 @@ mod tests {
     #[test]
     fn multi_prime_keys_decrypt_every_residue_and_refuse_bad_primes() {
         let lab = crate::lab::fake_dc::lab_dc_key().unwrap();
-        assert_eq!(lab.primes.len(), 8);
+        assert_eq!(lab.primes.len(), 32);
+        assert!(lab.primes.iter().all(|prime| prime.word.is_some()));
         // Messages at the edges of each prime's residues: 0, 1, a prime itself, n − 1.
         let n = &lab.public().n;
         let edges = [

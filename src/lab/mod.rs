@@ -148,11 +148,9 @@ pub struct Lab {
 /// Loopback, where everything in the lab listens.
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Binds a loopback port chosen by the OS.
-async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind((LOOPBACK, 0)).await?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
+/// Binds a loopback port chosen by the OS (with a deep accept queue: [`scale::listener`]).
+fn bind() -> io::Result<(TcpListener, SocketAddr)> {
+    scale::listener(LOOPBACK)
 }
 
 impl Lab {
@@ -162,26 +160,26 @@ impl Lab {
         let ca = LabCa::new("proxy-audit lab CA", "proxy-audit lab")?;
 
         // Origins.
-        let (listener, tls_addr) = bind().await?;
+        let (listener, tls_addr) = bind()?;
         let config = ca.server_config(&[TLS_CANARY, "127.0.0.1"])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-        let (listener, impostor_addr) = bind().await?;
+        let (listener, impostor_addr) = bind()?;
         let config = ca.server_config(&[IMPOSTOR])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, IMPOSTOR_BODY));
-        let (listener, http_addr) = bind().await?;
+        let (listener, http_addr) = bind()?;
         tasks.spawn(origins::serve_http_canary(listener, HTTP_CANARY_BODY));
-        let (listener, judge_addr) = bind().await?;
+        let (listener, judge_addr) = bind()?;
         tasks.spawn(origins::serve_judge(listener));
-        let (listener, fronted_addr) = bind().await?;
+        let (listener, fronted_addr) = bind()?;
         let config = ca.server_config(&[FRONTED, POSED])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
 
         // Telegram datacenters: the lab's (trusted by the lab profile) and an impostor.
         let dc_key = fake_dc::lab_dc_key()?;
         let dc_key_pem = dc_key.public_pem()?;
-        let (listener, dc_addr) = bind().await?;
+        let (listener, dc_addr) = bind()?;
         tasks.spawn(fake_dc::serve_fake_dc(listener, Arc::new(dc_key)));
-        let (listener, impostor_dc_addr) = bind().await?;
+        let (listener, impostor_dc_addr) = bind()?;
         tasks.spawn(fake_dc::serve_fake_dc(
             listener,
             Arc::new(fake_dc::impostor_dc_key()?),
@@ -216,7 +214,7 @@ impl Lab {
         };
 
         let mut socks5_proxy = async |behaviour: Socks5Behaviour| -> io::Result<SocketAddr> {
-            let (listener, addr) = bind().await?;
+            let (listener, addr) = bind()?;
             tasks.spawn(socks::serve_socks5(
                 listener,
                 Arc::new(behaviour),
@@ -269,7 +267,7 @@ impl Lab {
             socks5(addr, None),
         );
 
-        let (listener, addr) = bind().await?;
+        let (listener, addr) = bind()?;
         tasks.spawn(socks::serve_socks4(listener, Arc::clone(&router)));
         add(
             "honest-socks4",
@@ -293,7 +291,7 @@ impl Lab {
                 HttpBehaviour::AddForwardedFor,
             ),
         ] {
-            let (listener, addr) = bind().await?;
+            let (listener, addr) = bind()?;
             tasks.spawn(http_proxy::serve_http_proxy(
                 listener,
                 Arc::new(behaviour),
@@ -396,7 +394,7 @@ impl Lab {
                 dc_addr,
             ),
         ] {
-            let (listener, addr) = bind().await?;
+            let (listener, addr) = bind()?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
                 secret.clone(),
@@ -406,7 +404,7 @@ impl Lab {
             add(name, about, mtproto(addr, &secret));
         }
 
-        let (_, closed) = bind().await?;
+        let (_, closed) = bind()?;
         add(
             "closed-port",
             "nothing listens here any more",
@@ -463,16 +461,16 @@ impl Lab {
                 ProxyKind::Socks5,
             ),
         ] {
-            let (listener, addr) = bind().await?;
+            let (listener, addr) = bind()?;
             let counter = Arc::new(AtomicU64::new(0));
             sent.insert(name.to_owned(), Arc::clone(&counter));
             tasks.spawn(hostile::serve_hostile(listener, kind, counter));
             add(name, about, of_kind(proxy_kind, addr));
         }
-        let (listener, long_chain_addr) = bind().await?;
+        let (listener, long_chain_addr) = bind()?;
         let config = hostile::long_chain_config(&[TLS_CANARY, "127.0.0.1"])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-        let (listener, addr) = bind().await?;
+        let (listener, addr) = bind()?;
         tasks.spawn(socks::serve_socks5(
             listener,
             Arc::new(Socks5Behaviour::RedirectPort {
@@ -487,7 +485,7 @@ impl Lab {
             socks5(addr, None),
         );
         let secret = random_secret(SecretMode::Ee, FRONTED)?;
-        let (listener, addr) = bind().await?;
+        let (listener, addr) = bind()?;
         tasks.spawn(hostile::serve_faketls_bad_lengths(listener, secret.clone()));
         add(
             "faketls-bad-lengths",
@@ -495,7 +493,7 @@ impl Lab {
             mtproto(addr, &secret),
         );
         let secret = random_secret(SecretMode::Dd, FRONTED)?;
-        let (listener, addr) = bind().await?;
+        let (listener, addr) = bind()?;
         let counter = Arc::new(AtomicU64::new(0));
         sent.insert("mtproto-endless".to_owned(), Arc::clone(&counter));
         tasks.spawn(hostile::serve_mtproto_endless(
@@ -513,7 +511,7 @@ impl Lab {
         for (index, kind) in options.mix.sequence(options.scale).enumerate() {
             let addr = match kind {
                 scale::Kind::Live => {
-                    let (listener, addr) = scale::listener(scale_ip).await?;
+                    let (listener, addr) = scale::listener(scale_ip)?;
                     tasks.spawn(socks::serve_socks5(
                         listener,
                         Arc::new(Socks5Behaviour::Honest),
@@ -546,7 +544,7 @@ impl Lab {
 
         for index in 0..options.mtproto_scale {
             let secret = random_secret(SecretMode::Dd, FRONTED)?;
-            let (listener, addr) = bind().await?;
+            let (listener, addr) = bind()?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
                 secret.clone(),

@@ -238,9 +238,18 @@ pub fn blackhole(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
     Ok((listener, addr))
 }
 
-/// A listener for a live proxy on `ip`, port chosen by the OS.
-pub async fn listener(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind((ip, 0)).await?;
+/// Accept queue of the lab's listeners: the kernel's cap (`net.core.somaxconn`, 4096 by
+/// default) instead of the 128 a plain bind got. The lab's origins take a connection per
+/// live proxy per check, and at `--scale` under an audit at `--concurrency 1024` the bursts
+/// overflowed a queue of 128: the kernel dropped the handshakes, the proxies retried a second
+/// later, and now and then an honest proxy missed its 2 s timeout and came out dead.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `ip`, port chosen by the OS, with a deep accept queue.
+pub fn listener(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
+    let socket = socket_for(ip)?;
+    socket.bind(SocketAddr::new(ip, 0))?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     let addr = listener.local_addr()?;
     Ok((listener, addr))
 }
@@ -256,6 +265,26 @@ fn socket_for(ip: IpAddr) -> io::Result<TcpSocket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn listeners_queue_hundreds_of_connections_before_accepting() {
+        // 300 handshakes complete while nothing accepts: a queue of 128 would make the
+        // kernel drop the rest, and their connects would hang for a retransmission.
+        let (_listener, addr) = listener(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let clients = tokio::task::spawn_blocking(move || {
+            (0..300)
+                .map(|_| {
+                    std::net::TcpStream::connect_timeout(
+                        &addr,
+                        std::time::Duration::from_millis(500),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(clients.unwrap().len(), 300);
+    }
 
     #[test]
     fn parses_a_mix() {

@@ -576,6 +576,17 @@ mod tests {
             proptest::prop_assert_eq!(u128::from(field.sub(a, b)), difference);
         }
 
+        /// Any number a server sends as `pq` gets an answer (no panic), and an answer is
+        /// two distinct primes whose product it is.
+        #[test]
+        fn split_answers_any_u64_rightly(n: u64) {
+            if let Some((p, q)) = split(n) {
+                proptest::prop_assert!(p < q && p.checked_mul(q) == Some(n));
+                proptest::prop_assert!(trial_division_prime(p));
+                proptest::prop_assert!(is_prime(q));
+            }
+        }
+
         /// The binary gcd agrees with Euclid's.
         #[test]
         fn gcd_agrees_with_euclid(a: u64, b: u64, shift in 0_u32..20) {

@@ -79,6 +79,16 @@ pub enum KeyError {
     },
 }
 
+impl KeyError {
+    /// [`KeyError::Parse`] for the key `label`.
+    fn parse(label: &str, message: impl fmt::Display) -> Self {
+        Self::Parse {
+            label: label.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
 /// A public key the profile trusts to prove "this is Telegram".
 #[derive(Clone, PartialEq, Eq)]
 pub struct TrustedKey {
@@ -235,16 +245,12 @@ pub fn load_pem(text: &str, label_prefix: &str) -> Result<Vec<TrustedKey>, KeyEr
             .directive("label")
             .map_or_else(|| (index + 1).to_string(), str::to_owned);
         let label = format!("{label_prefix}:{name}");
-        let parse_error = |message: String| KeyError::Parse {
-            label: label.clone(),
-            message,
-        };
         let public = match block.kind {
             "RSA PUBLIC KEY" => {
-                RsaPublicKey::from_pkcs1_pem(block.armour).map_err(|e| parse_error(e.to_string()))
+                RsaPublicKey::from_pkcs1_pem(block.armour).map_err(|e| KeyError::parse(&label, e))
             }
             "PUBLIC KEY" => RsaPublicKey::from_public_key_pem(block.armour)
-                .map_err(|e| parse_error(e.to_string())),
+                .map_err(|e| KeyError::parse(&label, e)),
             other => return Err(KeyError::Unsupported(other.to_owned())),
         }?;
         let is_test = block.directive("test") == Some("true");
@@ -312,22 +318,19 @@ impl fmt::Debug for DcPrivateKey {
 
 impl DcPrivateKey {
     /// Reads the first `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY` (PKCS#8) block in `text`,
-    /// skipping text outside the armour. The key must be a two-prime 2048-bit key.
+    /// skipping text outside the armour. The key must be a 2048-bit key; the `rsa` crate
+    /// decodes two-prime keys only.
     pub fn from_pem(text: &str, label: &str) -> Result<Self, KeyError> {
-        let parse_error = |message: String| KeyError::Parse {
-            label: label.to_owned(),
-            message,
-        };
         let key = pem_blocks(text)?
             .into_iter()
             .find_map(|block| match block.kind {
                 "RSA PRIVATE KEY" => Some(
                     RsaPrivateKey::from_pkcs1_pem(block.armour)
-                        .map_err(|e| parse_error(e.to_string())),
+                        .map_err(|e| KeyError::parse(label, e)),
                 ),
                 "PRIVATE KEY" => Some(
                     RsaPrivateKey::from_pkcs8_pem(block.armour)
-                        .map_err(|e| parse_error(e.to_string())),
+                        .map_err(|e| KeyError::parse(label, e)),
                 ),
                 _ => None,
             })
@@ -345,10 +348,6 @@ impl DcPrivateKey {
     /// lines skipped; e = 65537. The product must be 2048 bits and every `r − 1` coprime
     /// with e. The primes are taken on trust: a composite one shows as wrong decryptions.
     pub fn from_primes(text: &str, label: &str) -> Result<Self, KeyError> {
-        let parse_error = |message: String| KeyError::Parse {
-            label: label.to_owned(),
-            message,
-        };
         let e = BigUint::from(65_537_u32);
         let mut primes = Vec::new();
         for (index, line) in text.lines().enumerate() {
@@ -358,9 +357,12 @@ impl DcPrivateKey {
             }
             let r = BigUint::parse_bytes(line.as_bytes(), 16)
                 .filter(|r| r.bits() > 1 && r.bit(0))
-                .ok_or_else(|| parse_error(format!("line {}: not an odd prime", index + 1)))?;
+                .ok_or_else(|| {
+                    KeyError::parse(label, format_args!("line {}: not an odd prime", index + 1))
+                })?;
             let exponent = e.modinv(&(&r - 1_u8)).ok_or_else(|| {
-                parse_error(format!("line {}: r − 1 shares a factor with e", index + 1))
+                let message = format_args!("line {}: r − 1 shares a factor with e", index + 1);
+                KeyError::parse(label, message)
             })?;
             primes.push((r, exponent));
         }
@@ -376,16 +378,12 @@ impl DcPrivateKey {
         e: BigUint,
         label: &str,
     ) -> Result<Self, KeyError> {
-        let parse_error = |message: &str| KeyError::Parse {
-            label: label.to_owned(),
-            message: message.to_owned(),
-        };
         let mut crt = Vec::with_capacity(primes.len());
         let mut before = BigUint::from(1_u8);
         for (r, exponent) in primes {
             let coefficient = (&before % &r)
                 .modinv(&r)
-                .ok_or_else(|| parse_error("the primes are not distinct"))?;
+                .ok_or_else(|| KeyError::parse(label, "the primes are not distinct"))?;
             let next = &before * &r;
             crt.push(CrtPrime {
                 word: u64::try_from(&r).ok().zip(u64::try_from(&exponent).ok()),
@@ -399,7 +397,7 @@ impl DcPrivateKey {
         let public = TrustedKey::new(before, e, label, true);
         public.check_size()?;
         let rsa = RsaPublicKey::new(from_num(&public.n), from_num(&public.e))
-            .map_err(|error| parse_error(&error.to_string()))?;
+            .map_err(|error| KeyError::parse(label, error))?;
         Ok(Self {
             public,
             rsa,
@@ -421,10 +419,7 @@ impl DcPrivateKey {
     pub fn public_pem(&self) -> Result<String, KeyError> {
         self.rsa
             .to_pkcs1_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Parse {
-                label: self.public.label.clone(),
-                message: e.to_string(),
-            })
+            .map_err(|e| KeyError::parse(&self.public.label, e))
     }
 
     /// Raw RSA decryption, `c^d mod n`, as [`MODULUS_LEN`] big-endian bytes: `c^d mod r`

@@ -17,9 +17,9 @@ use std::sync::LazyLock;
 
 /// Stage-1 bound: the curve's order must be a product of prime powers up to this (and one
 /// more prime up to [`B2`]).
-const B1: u64 = 250;
+const B1: u64 = 125;
 /// Stage-2 bound: the largest prime the order may have beyond [`B1`].
-const B2: u64 = 100 * B1;
+const B2: u64 = 50 * B1;
 /// Stage-2 giant step, 2·3·5·7: the baby steps are the odd multiples coprime to it.
 const WHEEL: u64 = 210;
 /// Curves tried before falling back to Pollard–Brent.

@@ -7,7 +7,7 @@
 //! stage 2 to B2 = 6,250. A curve costs about 5,000 modular products and splits a typical
 //! `pq` about one time in six; Pollard's rho needs some 75,000 products for the same number.
 //! Pollard–Brent remains as the fallback that always ends, for the rare input that 64 curves
-//! leave whole. `cargo bench --bench mtproto` measures it: 93 µs per `pq`, against 425 µs
+//! leave whole. `cargo bench --bench mtproto` measures it: 72 µs per `pq`, against 425 µs
 //! for Pollard–Brent alone.
 //!
 //! Written here because no kept crate splits a bare `u64` quickly: `machine-factor` 0.2

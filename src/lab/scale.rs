@@ -231,11 +231,7 @@ pub fn refused(ip: IpAddr) -> io::Result<(TcpSocket, SocketAddr)> {
 
 /// A listener that is never accepted from. Keep it for as long as the port must hang.
 pub fn blackhole(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
-    let socket = socket_for(ip)?;
-    socket.bind(SocketAddr::new(ip, 0))?;
-    let listener = socket.listen(BLACKHOLE_BACKLOG)?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
+    listen_on(ip, BLACKHOLE_BACKLOG)
 }
 
 /// Accept queue of the lab's listeners: the kernel's cap (`net.core.somaxconn`, 4096 by
@@ -247,9 +243,14 @@ const LISTEN_BACKLOG: u32 = 4096;
 
 /// A listener on `ip`, port chosen by the OS, with a deep accept queue.
 pub fn listener(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
+    listen_on(ip, LISTEN_BACKLOG)
+}
+
+/// A listener on `ip`, port chosen by the OS, queueing at most `backlog` connections.
+fn listen_on(ip: IpAddr, backlog: u32) -> io::Result<(TcpListener, SocketAddr)> {
     let socket = socket_for(ip)?;
     socket.bind(SocketAddr::new(ip, 0))?;
-    let listener = socket.listen(LISTEN_BACKLOG)?;
+    let listener = socket.listen(backlog)?;
     let addr = listener.local_addr()?;
     Ok((listener, addr))
 }

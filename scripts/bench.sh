@@ -15,6 +15,9 @@
 #   -s "C1 C2 …"  concurrency sweep: liveness wall at each concurrency, instead of the
 #                 normal run                               (BENCH_SWEEP)
 #   -k CHECKS     with -s: the --checks to sweep, `liveness` or `all` (default liveness)
+#   -C "S1 S2 …"  cost per check: each --checks set (comma-separated, or `all`) audited at
+#                 the concurrency, with CPU per live entry for the audit and the labs,
+#                 instead of the normal run                (BENCH_COSTS)
 #   -M N          also N honest MTProto proxies (lab --mtproto-scale, in the first lab;
 #                 counted as live)                         (BENCH_MTPROTO, default 0)
 #   -p N          at most N scaled entries per lab process (BENCH_PER_LAB, default 12000)
@@ -25,6 +28,7 @@
 #   scripts/bench.sh -n 10000                     # the 10k table row
 #   scripts/bench.sh -n 100000 -r 3               # the 100k row (starts 9 labs)
 #   scripts/bench.sh -n 10000 -s "128 256 512 1024 2048"
+#   scripts/bench.sh -n 2000 -m live=100 -C "liveness liveness,tls liveness,telegram all"
 #
 # BENCH_AUDIT_BIN=PATH audits with another proxy-audit binary (e.g. an older build, to
 # compare), while the labs still run from target/release.
@@ -50,6 +54,7 @@ concurrency=${BENCH_CONCURRENCY:-}
 mix=${BENCH_MIX:-live=60,refused=30,blackhole=10}
 format=${BENCH_FORMAT:-ndjson}
 sweep=${BENCH_SWEEP:-}
+costs=${BENCH_COSTS:-}
 sweep_checks=liveness
 per_lab=${BENCH_PER_LAB:-12000}
 mtproto=${BENCH_MTPROTO:-0}
@@ -57,7 +62,7 @@ build=1
 keep=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
-while getopts 'n:r:t:c:m:f:s:k:p:M:BKh' opt; do
+while getopts 'n:r:t:c:m:f:s:k:C:p:M:BKh' opt; do
     case $opt in
         n) n=$OPTARG ;;
         r) runs=$OPTARG ;;
@@ -67,6 +72,7 @@ while getopts 'n:r:t:c:m:f:s:k:p:M:BKh' opt; do
         f) format=$OPTARG ;;
         s) sweep=$OPTARG ;;
         k) sweep_checks=$OPTARG ;;
+        C) costs=$OPTARG ;;
         p) per_lab=$OPTARG ;;
         M) mtproto=$OPTARG ;;
         B) build=0 ;;
@@ -85,6 +91,10 @@ is_count "$per_lab" || die "-p must be a positive whole number, not '$per_lab'"
 for c in $sweep; do is_count "$c" || die "-s takes concurrencies like \"128 256 512\", not '$c'"; done
 case $format in ndjson|json) ;; *) die "-f must be ndjson or json, not '$format'" ;; esac
 case $sweep_checks in liveness|all) ;; *) die "-k must be liveness or all" ;; esac
+for set in $costs; do
+    [[ $set =~ ^[a-z_]+(,[a-z_]+)*$ ]] || die "-C takes check sets like \"liveness liveness,tls all\", not '$set'"
+done
+[ -z "$sweep" ] || [ -z "$costs" ] || die "-s and -C are separate runs: give one"
 [ -x /usr/bin/time ] || die "needs GNU time at /usr/bin/time (apt-get install time)"
 command -v python3 >/dev/null || die "needs python3"
 
@@ -259,7 +269,19 @@ of_mtproto=""; [ "$mtproto" = 0 ] || of_mtproto=" (of which $mtproto MTProto)"
 echo "lab: $total entries ($live live$of_mtproto, $refused refused, $blackhole blackhole; --mix $mix) in $labs lab process(es)"
 echo "audit: $audit_bin --timeout $timeout, --format $format, $runs runs per line, medians shown"
 
-if [ -n "$sweep" ]; then
+per_live() { awk -v s="$1" -v n="$live" 'BEGIN {if (n > 0) printf "%d", s * 1e6 / n; else print "nan"}'; }
+
+if [ -n "$costs" ]; then
+    echo "concurrency: $concurrency"
+    echo
+    echo "cost per check set (CPU per live entry = CPU s / $live live entries; dead entries count in too)"
+    printf '%-52s %7s %7s %9s %11s %11s  %s\n' checks "wall s" "cpu s" "lab cpu s" "cpu us/live" "lab us/live" "walls"
+    for set in $costs; do
+        measure "$work/list.txt" "$set" "$concurrency" "cost-${set//,/-}"
+        printf '%-52s %7s %7s %9s %11s %11s  %s\n' "$set" "$wall" "$cpu" "$labcpu" "$(per_live "$cpu")" "$(per_live "$labcpu")" "$walls"
+        correctness "cost-${set//,/-}"
+    done
+elif [ -n "$sweep" ]; then
     echo
     echo "concurrency sweep, --checks $sweep_checks (blackhole term = timeout x ceil(blackholes / concurrency))"
     printf '%-12s %9s %9s %10s %10s %16s  %s\n' concurrency "wall s" "cpu s" "RSS MiB" "lab cpu s" "blackhole term s" "walls"

@@ -109,6 +109,13 @@ if [ -z "$concurrency" ]; then
     concurrency=$("$audit_bin" audit --help | grep -A4 -e '--concurrency' | grep -o 'default: [0-9]*' | head -1 | grep -o '[0-9]*$' || true)
     is_count "$concurrency" || die "cannot read the default --concurrency from audit --help; pass -c"
 fi
+# -C's check names, checked against the audit's own list before any lab starts.
+if [ -n "$costs" ]; then
+    known=" all $("$audit_bin" audit --help | sed -n '/^ *--checks/,/^ *--[a-z]/p' | grep -o '^ *- [a-z_]*:' | tr -d ' :-' | tr '\n' ' ')"
+    for check in ${costs//,/ }; do
+        [[ $known == *" $check "* ]] || die "-C: no check named '$check' (checks:${known% })"
+    done
+fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/proxy-audit-bench.XXXXXX")

@@ -15,8 +15,10 @@
 pub mod dial;
 pub mod guard;
 pub mod http;
+pub mod judge;
 pub mod mtproto;
 pub mod mtproto_conn;
+pub(crate) mod retry;
 pub mod runner;
 pub mod tls;
 
@@ -161,15 +163,52 @@ pub enum Code {
     MtprotoReplayAccepted,
     /// A plain secret without `dd`/`ee`: easy to detect by DPI.
     WeakSecret,
-    /// A made-up secret of the same mode reaches a datacenter: no access control.
+    /// Retired: a made-up secret of the same mode reached a datacenter. No real MTProto
+    /// server can serve a key it was never given, so the check could only fire on our own
+    /// lab; the code stays so that old reports still load and rescore.
     AcceptsAnySecret,
     /// The secret is one published as an example or default.
     DefaultSecret,
     /// The FakeTLS domain resolves, but not to the proxy's address.
     FaketlsDomainMismatch,
+    /// Every TLS canary failed through the proxy for reasons other than its certificate
+    /// (reset, handshake failure, garbage, a refused tunnel), each twice: HTTPS does not work.
+    TlsBroken,
+    /// The proxy refuses the username and password the link gives (or asks for some the
+    /// link does not give).
+    CredentialsRejected,
 }
 
 impl Code {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 20] = [
+        Self::Unreachable,
+        Self::HandshakeFailed,
+        Self::PrivateAddress,
+        Self::TlsIntercepted,
+        Self::KnownInterceptionCa,
+        Self::ContentTampered,
+        Self::DnsTampered,
+        Self::ClientIpLeaked,
+        Self::AcceptsAnyCredentials,
+        Self::OpenProxy,
+        Self::MtprotoNotTelegram,
+        Self::FaketlsInvalid,
+        Self::FaketlsNoFronting,
+        Self::MtprotoReplayAccepted,
+        Self::WeakSecret,
+        Self::AcceptsAnySecret,
+        Self::DefaultSecret,
+        Self::FaketlsDomainMismatch,
+        Self::TlsBroken,
+        Self::CredentialsRejected,
+    ];
+
+    /// True for codes no check reports any more (kept so old reports still load).
+    pub fn retired(self) -> bool {
+        self == Self::AcceptsAnySecret
+    }
+
     /// The snake_case name.
     pub fn name(self) -> &'static str {
         match self {
@@ -191,13 +230,15 @@ impl Code {
             Self::AcceptsAnySecret => "accepts_any_secret",
             Self::DefaultSecret => "default_secret",
             Self::FaketlsDomainMismatch => "faketls_domain_mismatch",
+            Self::TlsBroken => "tls_broken",
+            Self::CredentialsRejected => "credentials_rejected",
         }
     }
 
     /// The severity a finding with this code has.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Unreachable | Self::HandshakeFailed => Severity::Dead,
+            Self::Unreachable | Self::HandshakeFailed | Self::CredentialsRejected => Severity::Dead,
             Self::PrivateAddress => Severity::Refused,
             Self::TlsIntercepted
             | Self::KnownInterceptionCa
@@ -209,6 +250,7 @@ impl Code {
             Self::ClientIpLeaked
             | Self::FaketlsNoFronting
             | Self::MtprotoReplayAccepted
+            | Self::TlsBroken
             | Self::AcceptsAnySecret
             | Self::DefaultSecret => Severity::Medium,
             Self::WeakSecret | Self::FaketlsDomainMismatch => Severity::Low,
@@ -334,6 +376,9 @@ pub struct Observations {
     /// The exit address the judge saw.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exit_address: Option<String>,
+    /// What the judge showed of the proxy's anonymity.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub anonymity: Option<AnonymityObservation>,
     /// TLS canary legs.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tls: Vec<TlsObservation>,
@@ -343,9 +388,28 @@ pub struct Observations {
     /// The `telegram` check's proof, when a datacenter answered.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub telegram: Option<TelegramObservation>,
-    /// Checks that were selected but could not run, with the reason.
+    /// Checks that were selected but do not apply or could not start, with the reason.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub skipped: BTreeMap<String, String>,
+    /// Checks that ran but could not conclude (a step failed for a transient reason twice,
+    /// the entry's deadline came first, or the answer could not be read), with what was
+    /// seen. An entry with an inconclusive check is never `ok`: nothing was found, but not
+    /// everything was looked at.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub inconclusive: BTreeMap<Check, String>,
+}
+
+/// What the `judge` check showed of a proxy's anonymity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnonymityObservation {
+    /// `transparent` (the auditor's own address reached the judge: see the
+    /// `client_ip_leaked` findings), `anonymous` (headers show a proxy) or `elite`.
+    pub level: judge::Anonymity,
+    /// The format the judge answered in.
+    pub judge_format: judge::JudgeFormat,
+    /// Header fields the proxy added that show a proxy is in the path, as `[name, value]`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub revealing: Vec<(String, String)>,
 }
 
 /// What the `telegram` check saw (`telegram_authentic` when `authentic`).
@@ -396,5 +460,22 @@ impl ProbeResult {
     /// True when some finding has this code.
     pub fn has(&self, code: Code) -> bool {
         self.findings.iter().any(|finding| finding.code == code)
+    }
+
+    /// Records that a selected check does not apply or could not start (the first reason
+    /// given is kept).
+    pub(crate) fn skip(&mut self, check: Check, reason: &str) {
+        self.observations
+            .skipped
+            .entry(check.name().to_owned())
+            .or_insert_with(|| reason.to_owned());
+    }
+
+    /// Records that a check ran but could not conclude (the first reason given is kept).
+    pub(crate) fn inconclusive(&mut self, check: Check, reason: impl Into<String>) {
+        self.observations
+            .inconclusive
+            .entry(check)
+            .or_insert_with(|| reason.into());
     }
 }

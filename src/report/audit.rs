@@ -106,12 +106,17 @@ impl AuditSummary {
     }
 
     /// True when some entry's verdict reaches `gate` (as `--fail-on` counts: `dangerous`;
-    /// `suspicious` or worse; `dead` or worse).
+    /// `suspicious` or worse; `dead`, `inconclusive` or worse).
     pub fn reaches(&self, gate: Verdict) -> bool {
         let reached: &[Verdict] = match gate {
             Verdict::Dangerous => &[Verdict::Dangerous],
             Verdict::Suspicious => &[Verdict::Dangerous, Verdict::Suspicious],
-            _ => &[Verdict::Dangerous, Verdict::Suspicious, Verdict::Dead],
+            _ => &[
+                Verdict::Dangerous,
+                Verdict::Suspicious,
+                Verdict::Inconclusive,
+                Verdict::Dead,
+            ],
         };
         reached
             .iter()
@@ -350,6 +355,24 @@ fn combine(into: &mut ProbeResult, other: &ProbeResult) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    // A check one vantage could not finish leaves the merged entry not fully audited, and
+    // the least anonymous view is the one that counts.
+    for (check, reason) in &other.observations.inconclusive {
+        into.observations
+            .inconclusive
+            .entry(*check)
+            .or_insert_with(|| reason.clone());
+    }
+    if let Some(seen) = &other.observations.anonymity {
+        let worse = into
+            .observations
+            .anonymity
+            .as_ref()
+            .is_none_or(|kept| seen.level < kept.level);
+        if worse {
+            into.observations.anonymity = Some(seen.clone());
+        }
+    }
     if into.status == Status::Alive {
         // A vantage that could not reach it does not make a working proxy dead.
         into.findings.retain(|f| {
@@ -440,7 +463,7 @@ pub fn write_table(report: &AuditReport, colour: bool, out: &mut dyn Write) -> i
         let verdict = Cell::new(audited.scored.verdict);
         let verdict = match audited.scored.verdict {
             Verdict::Trusted | Verdict::Ok => verdict.fg(Color::Green),
-            Verdict::Suspicious => verdict.fg(Color::Yellow),
+            Verdict::Inconclusive | Verdict::Suspicious => verdict.fg(Color::Yellow),
             Verdict::Dangerous => verdict.fg(Color::Red).add_attribute(Attribute::Bold),
             Verdict::Dead | Verdict::Refused | Verdict::NotAudited => verdict.fg(Color::DarkGrey),
         };

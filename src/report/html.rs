@@ -79,6 +79,7 @@ code { background: var(--code); padding: 0 .25rem; border-radius: 4px; font-size
 .bar { fill: var(--verdict); }
 .v-trusted { --verdict: #1a7f37; }
 .v-ok { --verdict: #2da44e; }
+.v-inconclusive { --verdict: #6639ba; }
 .v-suspicious { --verdict: #9a6700; }
 .v-dangerous { --verdict: #cf222e; }
 .v-dead { --verdict: #6e7781; }
@@ -202,6 +203,10 @@ fn meaning(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Trusted => "Works, and is on the curated list of proxies known to be honest.",
         Verdict::Ok => "Works, and no check found a serious problem.",
+        Verdict::Inconclusive => {
+            "Works and nothing serious was found, but some check could not finish (a step \
+             failed twice, or an answer could not be read): not fully audited."
+        }
         Verdict::Suspicious => "Works, but has weaknesses: better avoided if you have a choice.",
         Verdict::Dangerous => "Spies on, changes or deceives its users' traffic: do not use it.",
         Verdict::Dead => "Does not work: nothing answers, or not as the proxy it claims to be.",

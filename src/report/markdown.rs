@@ -54,11 +54,12 @@ pub fn comment_order(verdict: Verdict) -> u8 {
     match verdict {
         Verdict::Dangerous => 0,
         Verdict::Suspicious => 1,
-        Verdict::Ok => 2,
-        Verdict::Trusted => 3,
-        Verdict::Dead => 4,
-        Verdict::Refused => 5,
-        Verdict::NotAudited => 6,
+        Verdict::Inconclusive => 2,
+        Verdict::Ok => 3,
+        Verdict::Trusted => 4,
+        Verdict::Dead => 5,
+        Verdict::Refused => 6,
+        Verdict::NotAudited => 7,
     }
 }
 

@@ -68,7 +68,7 @@ impl Judge {
                 scored.listed = Some(format!("trusted: {}", entry.name));
             }
             TrustMatch::Mismatch(entry) => {
-                if scored.verdict == Verdict::Ok {
+                if matches!(scored.verdict, Verdict::Ok | Verdict::Inconclusive) {
                     scored.verdict = Verdict::Suspicious;
                 }
                 scored.explanation = format!(

@@ -5,9 +5,12 @@
 //! - `refused`, `not_audited`, `dead` follow the probe status;
 //! - any critical finding → `dangerous`, whatever the score;
 //! - otherwise by score: `ok` at or above `thresholds.ok`, `suspicious` at or above
-//!   `thresholds.suspicious`, `dangerous` below.
+//!   `thresholds.suspicious`, `dangerous` below;
+//! - an entry that would be `ok` but has a check that could not conclude (a transient
+//!   failure twice, an unreadable judge answer, the deadline) is `inconclusive`: nothing was
+//!   found, but not everything was looked at, so it is not vouched for.
 //!
-//! Every entry also gets one plain sentence saying why.
+//! Every entry also gets one plain sentence saying why; it names the inconclusive checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -15,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FileError;
-use crate::probe::{Code, ProbeResult, Severity, Status};
+use crate::probe::{Check, Code, ProbeResult, Severity, Status};
 
 /// The built-in scoring rules.
 pub const BUILT_IN: &str = include_str!("../../rules/scoring.toml");
@@ -40,6 +43,8 @@ pub enum Verdict {
     Trusted,
     /// Works; nothing serious found.
     Ok,
+    /// Works and nothing serious was found, but some check could not conclude.
+    Inconclusive,
     /// Works, but with weaknesses worth avoiding.
     Suspicious,
     /// Attacks or deceives its users.
@@ -54,9 +59,10 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, best first.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Trusted,
         Self::Ok,
+        Self::Inconclusive,
         Self::Suspicious,
         Self::Dangerous,
         Self::Dead,
@@ -69,6 +75,7 @@ impl Verdict {
         match self {
             Self::Trusted => "trusted",
             Self::Ok => "ok",
+            Self::Inconclusive => "inconclusive",
             Self::Suspicious => "suspicious",
             Self::Dangerous => "dangerous",
             Self::Dead => "dead",
@@ -77,17 +84,18 @@ impl Verdict {
         }
     }
 
-    /// Rank for "at least" comparisons (`--keep`): trusted 0, ok 1, suspicious 2, others
-    /// below every usable verdict.
+    /// Rank for "at least" comparisons (`--keep`): trusted 0, ok 1, inconclusive 2,
+    /// suspicious 3, others below every usable verdict.
     pub fn rank(self) -> u8 {
         match self {
             Self::Trusted => 0,
             Self::Ok => 1,
-            Self::Suspicious => 2,
-            Self::Dangerous => 3,
-            Self::Dead => 4,
-            Self::Refused => 5,
-            Self::NotAudited => 6,
+            Self::Inconclusive => 2,
+            Self::Suspicious => 3,
+            Self::Dangerous => 4,
+            Self::Dead => 5,
+            Self::Refused => 6,
+            Self::NotAudited => 7,
         }
     }
 }
@@ -136,6 +144,9 @@ pub struct Scored {
     /// `blocklisted: REASON`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed: Option<String>,
+    /// Checks that could not conclude (from the observations), named in the explanation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconclusive: Vec<Check>,
 }
 
 impl Scoring {
@@ -177,6 +188,7 @@ impl Scoring {
                         .to_owned(),
                     because: Vec::new(),
                     listed: None,
+                    inconclusive: Vec::new(),
                 };
             }
             Status::Dead => {
@@ -193,28 +205,37 @@ impl Scoring {
         let critical = codes
             .iter()
             .any(|code| code.severity() == Severity::Critical);
+        let inconclusive: Vec<Check> = result.observations.inconclusive.keys().copied().collect();
         let verdict = if critical || score < self.thresholds.suspicious {
             Verdict::Dangerous
         } else if score < self.thresholds.ok {
             Verdict::Suspicious
-        } else {
+        } else if inconclusive.is_empty() {
             Verdict::Ok
+        } else {
+            Verdict::Inconclusive
         };
         let because: Vec<Code> = codes
             .iter()
             .copied()
             .filter(|code| self.weights.get(code).copied().unwrap_or(0) > 0)
             .collect();
-        let explanation = match worst(&because.iter().copied().collect()) {
+        let mut explanation = match worst(&because.iter().copied().collect()) {
             Some(code) => explain(code).to_owned(),
-            None => "It works and no check found a problem.".to_owned(),
+            None if inconclusive.is_empty() => "It works and no check found a problem.".to_owned(),
+            None => "It works and no check found a problem so far.".to_owned(),
         };
+        if !inconclusive.is_empty() {
+            explanation.push(' ');
+            explanation.push_str(&not_concluded(&inconclusive));
+        }
         Scored {
             score: Some(score),
             verdict,
             explanation,
             because,
             listed: None,
+            inconclusive,
         }
     }
 
@@ -227,8 +248,21 @@ impl Scoring {
             explanation: explain(main).to_owned(),
             because: codes.iter().copied().filter(|c| *c == main).collect(),
             listed: None,
+            inconclusive: Vec::new(),
         }
     }
+}
+
+/// The sentence naming the checks that could not conclude: `But the tls check could not
+/// finish, so it is not fully audited.`
+fn not_concluded(checks: &[Check]) -> String {
+    let names: Vec<&str> = checks.iter().map(|check| check.name()).collect();
+    let (list, noun) = match names.as_slice() {
+        [one] => ((*one).to_owned(), "check"),
+        [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "checks"),
+        [] => (String::new(), "checks"),
+    };
+    format!("But the {list} {noun} could not finish, so it is not fully audited.")
 }
 
 /// The most severe code (ties: the first in declaration order).
@@ -304,6 +338,13 @@ pub fn explain(code: Code) -> &'static str {
             "It poses as a website that lives at a different address, which censors can check \
              with one lookup."
         }
+        Code::TlsBroken => {
+            "Secure (HTTPS) connections do not work through it: every test site's handshake \
+             failed."
+        }
+        Code::CredentialsRejected => {
+            "It refuses the username and password in its link, so it cannot be used as shared."
+        }
     }
 }
 
@@ -334,18 +375,12 @@ mod tests {
                 suspicious: 40
             }
         );
-        let text = BUILT_IN;
-        for code in [
-            Code::TlsIntercepted,
-            Code::WeakSecret,
-            Code::OpenProxy,
-            Code::FaketlsNoFronting,
-            Code::AcceptsAnySecret,
-            Code::DefaultSecret,
-            Code::FaketlsDomainMismatch,
-        ] {
-            assert!(text.contains(code.name()), "{code}");
-        }
+        let unweighed: Vec<Code> = Code::ALL
+            .into_iter()
+            .filter(|code| !scoring.weights.contains_key(code))
+            .collect();
+        assert_eq!(unweighed, Vec::<Code>::new());
+        assert_eq!(scoring.weights.len(), Code::ALL.len());
     }
 
     #[test]
@@ -484,6 +519,58 @@ mod tests {
         ));
         assert_eq!(scored.explanation, explain(Code::TlsIntercepted));
         assert_eq!(scored.because, vec![Code::TlsIntercepted, Code::WeakSecret]);
+    }
+
+    #[test]
+    fn a_check_that_could_not_finish_keeps_a_clean_entry_from_ok() {
+        let scoring = Scoring::built_in().unwrap();
+        let mut unread = result(Status::Alive, &[Code::OpenProxy]);
+        unread.observations.inconclusive.insert(
+            Check::Judge,
+            "the judge's answer is in no format proxy-audit reads".to_owned(),
+        );
+        let scored = scoring.score(&unread);
+        assert_eq!(scored.verdict, Verdict::Inconclusive);
+        assert_eq!(scored.score, Some(100));
+        assert_eq!(scored.inconclusive, vec![Check::Judge]);
+        assert!(
+            !scored.explanation.contains("no check found a problem."),
+            "{scored:?}"
+        );
+        assert!(
+            scored
+                .explanation
+                .ends_with("But the judge check could not finish, so it is not fully audited."),
+            "{scored:?}"
+        );
+        // Two checks are both named; a finding still decides a worse verdict.
+        unread
+            .observations
+            .inconclusive
+            .insert(Check::Tls, "timed out twice".to_owned());
+        let scored = scoring.score(&unread);
+        assert!(
+            scored.explanation.contains("the tls and judge checks"),
+            "{scored:?}"
+        );
+        unread.findings.push(Finding::new(
+            Code::ClientIpLeaked,
+            Check::Judge,
+            [("k", "v")],
+        ));
+        let scored = scoring.score(&unread);
+        assert_eq!(scored.verdict, Verdict::Suspicious);
+        assert!(
+            scored
+                .explanation
+                .starts_with(explain(Code::ClientIpLeaked))
+        );
+        assert!(
+            scored.explanation.contains("could not finish"),
+            "{scored:?}"
+        );
+        assert!(Verdict::Ok.rank() < Verdict::Inconclusive.rank());
+        assert!(Verdict::Inconclusive.rank() < Verdict::Suspicious.rank());
     }
 
     #[test]

@@ -49,11 +49,6 @@ pub struct TelegramProfile {
     pub rsa_public_keys: Vec<(String, String)>,
     /// Roots a FakeTLS proxy's fronted domain must chain to (the fronting check).
     pub fronting_roots: Arc<RootCertStore>,
-    /// `wrong_secret_seed`: for labs only. The `secret` check then tries a key derived
-    /// from this seed and the proxy's key ([`crate::proto::mtproto::secret::MtprotoSecret::seeded_wrong_key`])
-    /// instead of a random one, so a lab proxy told the seed can play one that accepts any
-    /// secret. Harmless elsewhere: knowing the seed only lets a proxy get itself flagged.
-    pub wrong_secret_seed: Option<[u8; 32]>,
 }
 
 /// One datacenter.
@@ -270,8 +265,6 @@ struct RawTelegram {
     /// `webpki` or a PEM file: roots for the fronting check.
     #[serde(default = "webpki")]
     fronting_roots: String,
-    /// 64 hex digits (labs only).
-    wrong_secret_seed: Option<String>,
 }
 
 /// One `dc` entry as written.
@@ -463,28 +456,13 @@ impl Profile {
                     rsa_public_keys.push((name, text));
                 }
                 let fronting_roots = load_roots(&raw.fronting_roots, &read).map_err(at)?;
-                let wrong_secret_seed = raw
-                    .wrong_secret_seed
-                    .map(|hex| {
-                        parse_sha256(&hex).ok_or_else(|| {
-                            at(format!("wrong_secret_seed {hex:?} is not 64 hex digits"))
-                        })
-                    })
-                    .transpose()?;
                 Some(TelegramProfile {
                     dcs,
                     rsa_public_keys,
                     fronting_roots,
-                    wrong_secret_seed,
                 })
             }
         };
-        if http_canaries.is_empty() {
-            return Err(error(
-                None,
-                "at least one [[http_canary]] is needed (liveness requests it)".to_owned(),
-            ));
-        }
         Ok(Self {
             name: raw.name,
             tls_canaries,

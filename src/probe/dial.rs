@@ -99,9 +99,13 @@ pub enum DialError {
     /// TCP connect refused or timed out.
     #[error("unreachable: {0}")]
     Unreachable(String),
-    /// The proxy did not speak its protocol (timeout, garbage, reset…).
+    /// The proxy did not speak its protocol (garbage, a close, a reply it may not send…).
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// The handshake was cut off for a reason that says nothing about the proxy's
+    /// behaviour: a timeout, a reset. A step failing this way is worth one retry.
+    #[error("handshake failed: {0}")]
+    Interrupted(String),
     /// The proxy refused the credentials.
     #[error("credentials refused")]
     AuthRejected,
@@ -115,8 +119,16 @@ impl DialError {
     pub fn code(&self) -> Code {
         match self {
             Self::Unreachable(_) => Code::Unreachable,
+            Self::AuthRejected => Code::CredentialsRejected,
             _ => Code::HandshakeFailed,
         }
+    }
+
+    /// True when the failure says nothing about the proxy's behaviour (refused or timed-out
+    /// connect, a handshake cut off by a timeout or a reset): on a step after liveness, where
+    /// the proxy has just worked, such a failure is retried once and then inconclusive.
+    pub fn transient(&self) -> bool {
+        matches!(self, Self::Unreachable(_) | Self::Interrupted(_))
     }
 }
 
@@ -241,7 +253,7 @@ impl<'a> Plan<'a> {
                     }
                 }
             }
-            ProxyKind::Socks4 => {
+            ProxyKind::Socks4 | ProxyKind::Socks4a => {
                 let user_id = auth.map_or(0, |auth| auth.username.len());
                 let name = match target {
                     Target::Name(name, _) => name.len(),
@@ -295,7 +307,7 @@ where
 {
     timeout(step, handshake(stream, plan))
         .await
-        .unwrap_or_else(|_| Err(DialError::Handshake(timed_out(step))))
+        .unwrap_or_else(|_| Err(DialError::Interrupted(timed_out(step))))
 }
 
 /// Runs the handshake of `plan` over `stream`, without a deadline.
@@ -305,7 +317,8 @@ where
 {
     match plan.proxy.kind {
         ProxyKind::Socks5 => socks5(stream, plan).await,
-        ProxyKind::Socks4 => socks4(stream, plan).await,
+        // Which of the two sends names is the caller's choice: a name target is SOCKS4a.
+        ProxyKind::Socks4 | ProxyKind::Socks4a => socks4(stream, plan).await,
         ProxyKind::Http => http_connect(stream, plan).await,
         ProxyKind::Https => {
             let stream = tls_to_proxy(stream, plan.proxy).await?;
@@ -402,7 +415,7 @@ fn socks_error(error: tokio_socks::Error, version: Socks) -> DialError {
         E::TtlExpired => reply(0x06, "TTL expired"),
         E::CommandNotSupported => reply(0x07, "command not supported"),
         E::AddressTypeNotSupported => reply(0x08, "address type not supported"),
-        E::Io(error) => DialError::Handshake(io_reason(&error)),
+        E::Io(error) => io_failure(&error),
         E::InvalidResponseVersion => DialError::Handshake(match version {
             Socks::V5 => "not a SOCKS5 reply (version byte)".into(),
             Socks::V4 => "not a SOCKS4 reply (version byte)".into(),
@@ -447,11 +460,11 @@ where
         stream.write_all(request.as_bytes()).await?;
         stream.flush().await
     };
-    sent.await
-        .map_err(|error| DialError::Handshake(io_reason(&error)))?;
-    let reply = read_head(&mut stream)
-        .await
-        .map_err(|error| DialError::Handshake(error.to_string()))?;
+    sent.await.map_err(|error| io_failure(&error))?;
+    let reply = read_head(&mut stream).await.map_err(|error| match error {
+        HeadReadError::Io(error) => io_failure(&error),
+        error => DialError::Handshake(error.to_string()),
+    })?;
     match reply.head.status {
         200..=299 => Ok(Box::new(Prefixed::new(reply.rest, stream))),
         407 => Err(DialError::AuthRejected),
@@ -663,7 +676,37 @@ where
     TlsConnector::from(config)
         .connect(name, stream)
         .await
-        .map_err(|error| DialError::Handshake(format!("TLS to the proxy: {}", io_reason(&error))))
+        .map_err(|error| match io_failure(&error) {
+            DialError::Interrupted(reason) => {
+                DialError::Interrupted(format!("TLS to the proxy: {reason}"))
+            }
+            _ => DialError::Handshake(format!("TLS to the proxy: {}", io_reason(&error))),
+        })
+}
+
+/// An I/O error during a handshake: [`DialError::Interrupted`] when it is transient
+/// ([`is_transient`]), else [`DialError::Handshake`].
+fn io_failure(error: &io::Error) -> DialError {
+    if is_transient(error.kind()) {
+        DialError::Interrupted(io_reason(error))
+    } else {
+        DialError::Handshake(io_reason(error))
+    }
+}
+
+/// True for the I/O failures that say nothing about what the peer meant: a timeout, a
+/// reset, an abort, a refusal, a write into a connection already gone. A clean close (end
+/// of stream) is not one of them: closing is something a server decides to do.
+pub(crate) fn is_transient(kind: io::ErrorKind) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        kind,
+        K::TimedOut
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::ConnectionRefused
+            | K::BrokenPipe
+    )
 }
 
 /// A short reason for an I/O error (`connection refused`, `connection closed`…).
@@ -1153,7 +1196,7 @@ mod tests {
             let result = handshake_within(client, &plan, step).await;
             assert_eq!(
                 result.err(),
-                Some(DialError::Handshake("timed out after 50ms".into())),
+                Some(DialError::Interrupted("timed out after 50ms".into())),
                 "{kind}"
             );
         }

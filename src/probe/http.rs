@@ -21,8 +21,8 @@ use tokio::time::timeout;
 
 use crate::config::HttpUrl;
 use crate::probe::dial::{
-    self, Auth, BoxStream, Credentials, DialError, Prefixed, ProxyEndpoint, Target, io_reason,
-    proxy_authorization, read_head, timed_out, tls_to_proxy,
+    self, Auth, BoxStream, Credentials, DialError, HeadReadError, Prefixed, ProxyEndpoint, Target,
+    io_reason, is_transient, proxy_authorization, read_head, timed_out, tls_to_proxy,
 };
 use crate::proto::http_head::ResponseHead;
 use crate::proxy::ProxyKind;
@@ -60,9 +60,24 @@ pub enum GetError {
     /// The proxy could not be dialled or the tunnel not opened.
     #[error(transparent)]
     Dial(#[from] DialError),
-    /// The request went through but the response was missing, malformed or too slow.
+    /// The request went through but the response was missing or malformed.
     #[error("bad response: {0}")]
     Response(String),
+    /// The response was cut off by a timeout or a reset: says nothing about the proxy.
+    #[error("no complete response: {0}")]
+    Interrupted(String),
+}
+
+impl GetError {
+    /// True when the failure says nothing about the proxy's behaviour (see
+    /// [`DialError::transient`]).
+    pub fn transient(&self) -> bool {
+        match self {
+            Self::Dial(error) => error.transient(),
+            Self::Interrupted(_) => true,
+            Self::Response(_) => false,
+        }
+    }
 }
 
 /// GETs `url` through the proxy.
@@ -78,7 +93,7 @@ pub async fn get_via_proxy(
             get_from_http_proxy(proxy, credentials, url, step, max_body).await
         }
         // open_tunnel refuses MTProto with the reason.
-        ProxyKind::Socks5 | ProxyKind::Socks4 | ProxyKind::Mtproto => {
+        ProxyKind::Socks5 | ProxyKind::Socks4 | ProxyKind::Socks4a | ProxyKind::Mtproto => {
             get_through_tunnel(proxy, credentials, url, step, max_body).await
         }
     }
@@ -107,7 +122,20 @@ async fn get_through_tunnel(
     step: Duration,
     max_body: usize,
 ) -> Result<Fetched, GetError> {
-    let tunnel = dial::open_tunnel(proxy, credentials, &tunnel_target(url), step).await?;
+    get_through(proxy, credentials, url, &tunnel_target(url), step, max_body).await
+}
+
+/// GETs `url` in origin-form down a tunnel to `target`: for a caller that decides where the
+/// tunnel leads (a SOCKS4 client resolving names itself).
+pub async fn get_through(
+    proxy: &ProxyEndpoint,
+    credentials: Credentials<'_>,
+    url: &HttpUrl,
+    target: &Target,
+    step: Duration,
+    max_body: usize,
+) -> Result<Fetched, GetError> {
+    let tunnel = dial::open_tunnel(proxy, credentials, target, step).await?;
     let request = request_head(&url.path, url, None);
     let exchange = exchange_within(tunnel.stream, &request, max_body, step, Hop::Origin).await?;
     Ok(Fetched {
@@ -138,7 +166,9 @@ async fn get_from_http_proxy(
     let stream: BoxStream = if proxy.kind == ProxyKind::Https {
         let tls = timeout(step, tls_to_proxy(tcp, proxy))
             .await
-            .map_err(|_| DialError::Handshake(format!("TLS to the proxy {}", timed_out(step))))??;
+            .map_err(|_| {
+                DialError::Interrupted(format!("TLS to the proxy {}", timed_out(step)))
+            })??;
         Box::new(tls)
     } else {
         Box::new(tcp)
@@ -188,7 +218,7 @@ where
 {
     timeout(step, exchange(stream, request, max_body, hop))
         .await
-        .unwrap_or_else(|_| Err(GetError::Response(timed_out(step))))
+        .unwrap_or_else(|_| Err(GetError::Interrupted(timed_out(step))))
 }
 
 /// Reads a response (head, then the body as framed, capped at `max_body` bytes) from
@@ -218,13 +248,15 @@ where
         stream.write_all(request).await?;
         stream.flush().await
     };
-    sent.await.map_err(|error| {
-        GetError::Response(format!("sending the request: {}", io_reason(&error)))
+    sent.await
+        .map_err(|error| io_error(&error, "sending the request: "))?;
+    let reply = read_head(&mut stream).await.map_err(|error| match error {
+        HeadReadError::Io(error) => io_error(&error, ""),
+        error => GetError::Response(error.to_string()),
     })?;
-    let reply = read_head(&mut stream)
-        .await
-        .map_err(|error| GetError::Response(error.to_string()))?;
-    if hop == Hop::HttpProxy && reply.head.status == 407 {
+    // 407 is the proxy asking for credentials; tinyproxy's BasicAuth answers 401 instead.
+    // (Canaries and judges never ask for credentials themselves.)
+    if hop == Hop::HttpProxy && matches!(reply.head.status, 401 | 407) {
         return Err(GetError::Dial(DialError::AuthRejected));
     }
     let framing = Framing::of(&reply.head)?;
@@ -415,7 +447,17 @@ where
 
 /// A read error inside the body.
 fn body_error(error: &std::io::Error) -> GetError {
-    GetError::Response(format!("reading the body: {}", io_reason(error)))
+    io_error(error, "reading the body: ")
+}
+
+/// An I/O error: [`GetError::Interrupted`] when transient, else [`GetError::Response`].
+fn io_error(error: &std::io::Error, context: &str) -> GetError {
+    let reason = format!("{context}{}", io_reason(error));
+    if is_transient(error.kind()) {
+        GetError::Interrupted(reason)
+    } else {
+        GetError::Response(reason)
+    }
 }
 
 /// `usize` to `u64` (lossless on supported targets; saturates otherwise).
@@ -628,6 +670,36 @@ mod tests {
         );
     }
 
+    /// tinyproxy's `BasicAuth` answers a wrong password with 401, not 407: from the proxy
+    /// hop that is a refusal of the credentials too (canaries and judges never ask for any).
+    #[tokio::test]
+    async fn a_401_from_an_http_proxy_refuses_the_credentials() {
+        let reply = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno";
+        assert_eq!(
+            fetch(reply, MAX_BODY, Hop::HttpProxy).await,
+            Err(GetError::Dial(DialError::AuthRejected))
+        );
+        let response = fetch(reply, MAX_BODY, Hop::Origin).await.unwrap();
+        assert_eq!(response.status, 401);
+    }
+
+    /// A reset or a timeout is transient (worth a retry); a close or garbage is an answer.
+    #[tokio::test]
+    async fn failures_say_whether_they_are_transient() {
+        let garbage = fetch(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", MAX_BODY, Hop::Origin).await;
+        assert!(
+            garbage.as_ref().is_err_and(|e| !e.transient()),
+            "{garbage:?}"
+        );
+        let closed = fetch(b"", MAX_BODY, Hop::Origin).await;
+        assert!(closed.as_ref().is_err_and(|e| !e.transient()), "{closed:?}");
+        assert!(GetError::Interrupted("timed out after 2s".into()).transient());
+        assert!(GetError::Dial(DialError::Interrupted("connection reset".into())).transient());
+        assert!(GetError::Dial(DialError::Unreachable("connection refused".into())).transient());
+        assert!(!GetError::Dial(DialError::AuthRejected).transient());
+        assert!(!GetError::Dial(DialError::TargetFailed("HTTP 403".into())).transient());
+    }
+
     #[tokio::test]
     async fn chunked_body_is_decoded() {
         let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -722,7 +794,7 @@ mod tests {
         let result = exchange_within(client, REQUEST, MAX_BODY, step, Hop::Origin).await;
         assert_eq!(
             result.err(),
-            Some(GetError::Response("timed out after 50ms".into()))
+            Some(GetError::Interrupted("timed out after 50ms".into()))
         );
     }
 
@@ -750,7 +822,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             result.err(),
-            Some(GetError::Response("timed out after 200ms".into()))
+            Some(GetError::Interrupted("timed out after 200ms".into()))
         );
     }
 

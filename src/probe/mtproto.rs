@@ -5,15 +5,16 @@
 //! - `telegram`: `req_pq_multi` → `resPQ` (our nonce echoed) → `req_DH_params` encrypted to
 //!   a trusted key → a `server_DH_params_ok` whose SHA-1 and nonces verify. Success is the
 //!   `telegram_authentic` observation; an untrusted key, a bad hash or garbage is
-//!   `mtproto_not_telegram`. A plain secret is `weak_secret`.
-//! - `secret`: the secret must not be one published as an example (`default_secret`, from
-//!   `rules/default-secrets.toml`), and once the proxy has proved itself, the same handshake
-//!   with a made-up key of the same mode (and FakeTLS domain) must not reach a datacenter,
-//!   else `accepts_any_secret`. Obfuscated2 keys are SHA-256(init ‖ secret), so a genuine
-//!   proxy cannot serve a key it was never given: one that does has no access control, or
-//!   is something else posing as a proxy.
+//!   `mtproto_not_telegram`. An exchange cut off by a timeout or a reset after a valid
+//!   `resPQ` is tried once more on a new connection, then left inconclusive. A plain secret
+//!   is `weak_secret`.
+//! - `secret`: the secret must not be one published as an example or default
+//!   (`default_secret`, from `rules/default-secrets.toml`). (It used to also try a made-up
+//!   key, `accepts_any_secret`; no real server can serve a key it was never given, so only
+//!   our own lab could trip it, and the check was retired. The code stays for old reports.)
 //! - `fronting` (`ee` secrets): a normal TLS client with SNI = the secret's domain must get a
-//!   certificate valid for that domain, else `faketls_no_fronting`.
+//!   certificate valid for that domain, else `faketls_no_fronting`. A handshake cut off by a
+//!   timeout or a reset is tried once more, then left inconclusive.
 //! - `camouflage` (`ee` secrets): the secret's domain, resolved by the auditor, must include
 //!   the proxy's address, else `faketls_domain_mismatch` (a censor sees SNI = that domain
 //!   going to an address that is not the domain's). A name that does not resolve is noted
@@ -21,7 +22,8 @@
 //! - `replay`: the first flight of a successful handshake, replayed on a new connection,
 //!   must not reach the datacenter again, else `mtproto_replay_accepted`.
 //!
-//! `secret` and `replay` each open one more connection and run side by side.
+//! Each check opens its own connection, one at a time, so an entry never holds more than one
+//! connection to the proxy (the runner's per-host limit counts entries).
 //!
 //! Liveness for an MTProto proxy is the handshake plus `req_pq_multi` → `resPQ`.
 
@@ -35,6 +37,7 @@ use tokio::time::Instant;
 use super::dial::{self, BoxStream, Credentials, ProxyEndpoint, Target};
 use super::guard::NameCache;
 use super::mtproto_conn::{ConnError, HandshakeInfo, MtprotoConn};
+use super::retry::{Attempt, at_most_twice};
 use super::tls::{TlsPolicy, probe_tls};
 use super::{Check, Code, Finding, ProbeResult, Status, TelegramObservation};
 use crate::config::Datacenter;
@@ -56,9 +59,6 @@ pub struct TelegramSetup {
     pub keys: TrustedKeys,
     /// Roots a fronted domain's certificate must chain to.
     pub fronting: TlsPolicy,
-    /// The profile's `wrong_secret_seed` (labs): derive the `secret` check's made-up key
-    /// from it instead of at random.
-    pub wrong_secret_seed: Option<[u8; 32]>,
 }
 
 /// What the MTProto checks consult besides the proxy itself.
@@ -93,33 +93,83 @@ enum Link {
     },
 }
 
+/// Why a frame could not be sent or received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LinkError {
+    /// What happened, for the evidence.
+    reason: String,
+    /// Cut off by a timeout or a reset (worth one retry), rather than an answer.
+    transient: bool,
+}
+
+impl LinkError {
+    /// A failure that is an answer of sorts: garbage, a close, a malformed frame.
+    fn answer(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            transient: false,
+        }
+    }
+
+    /// A failure that says nothing about the far end: a timeout, a reset.
+    fn cut_off(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            transient: true,
+        }
+    }
+
+    /// From a connection error of an MTProto proxy link.
+    fn of(error: &ConnError) -> Self {
+        match error {
+            ConnError::Timeout | ConnError::Io(_) => Self::cut_off(describe(error)),
+            _ => Self::answer(describe(error)),
+        }
+    }
+
+    /// From an I/O error on a plain tunnel.
+    fn of_io(error: &std::io::Error) -> Self {
+        if dial::is_transient(error.kind()) {
+            Self::cut_off(dial::io_reason(error))
+        } else {
+            Self::answer(dial::io_reason(error))
+        }
+    }
+}
+
 impl Link {
     /// Sends one transport frame.
-    async fn send(&mut self, payload: &[u8], step: Duration) -> Result<(), String> {
+    async fn send(&mut self, payload: &[u8], step: Duration) -> Result<(), LinkError> {
         match self {
-            Self::Proxy(conn) => conn.send(payload).await.map_err(|e| describe(&e)),
+            Self::Proxy(conn) => conn.send(payload).await.map_err(|e| LinkError::of(&e)),
             Self::Plain { stream, .. } => {
                 let mut frame = Vec::with_capacity(payload.len() + 4);
                 Framing::Intermediate
                     .encode(payload, &mut frame)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| LinkError::answer(e.to_string()))?;
                 tokio::time::timeout(step, stream.write_all(&frame))
                     .await
-                    .map_err(|_| "timed out sending".to_owned())?
-                    .map_err(|e| e.to_string())
+                    .map_err(|_| LinkError::cut_off("timed out sending"))?
+                    .map_err(|e| LinkError::of_io(&e))
             }
         }
     }
 
     /// Receives one transport frame (bounded in size and time).
-    async fn recv(&mut self, step: Duration) -> Result<Vec<u8>, String> {
+    async fn recv(&mut self, step: Duration) -> Result<Vec<u8>, LinkError> {
         match self {
-            Self::Proxy(conn) => conn.recv(MAX_ANSWER, step).await.map_err(|e| describe(&e)),
+            Self::Proxy(conn) => conn
+                .recv(MAX_ANSWER, step)
+                .await
+                .map_err(|e| LinkError::of(&e)),
             Self::Plain { stream, decoder } => {
                 let deadline = Instant::now() + step;
                 let mut buf = [0u8; 4096];
                 loop {
-                    if let Some(frame) = decoder.next_frame().map_err(|e| e.to_string())? {
+                    if let Some(frame) = decoder
+                        .next_frame()
+                        .map_err(|e| LinkError::answer(e.to_string()))?
+                    {
                         return Ok(frame);
                     }
                     let read = tokio::time::timeout_at(
@@ -127,10 +177,10 @@ impl Link {
                         tokio::io::AsyncReadExt::read(stream, &mut buf),
                     )
                     .await
-                    .map_err(|_| "no answer in time".to_owned())?
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|_| LinkError::cut_off("no answer in time"))?
+                    .map_err(|e| LinkError::of_io(&e))?;
                     if read == 0 {
-                        return Err("the connection closed".to_owned());
+                        return Err(LinkError::answer("the connection closed"));
                     }
                     decoder.push(buf.get(..read).unwrap_or_default());
                 }
@@ -145,8 +195,11 @@ enum Exchange {
     Authentic(TelegramObservation),
     /// It answered, but not as Telegram.
     NotTelegram(Vec<(&'static str, String)>),
-    /// No (usable) answer at all.
+    /// No (usable) answer to `req_pq_multi`: the proxy does not reach a datacenter.
     NoAnswer(String),
+    /// A valid `resPQ`, then the exchange was cut off by a timeout or a reset: the far end
+    /// neither proved nor failed anything.
+    CutOff(String),
 }
 
 /// Sends `body` as an unencrypted message and returns the body of the answer.
@@ -155,18 +208,21 @@ async fn ask(
     body: &[u8],
     step: Duration,
     counter: u32,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, LinkError> {
     let message = encode_plain(client_message_id(unix_now(), counter), body);
     link.send(&message, step).await?;
     let frame = link.recv(step).await?;
-    let answer = decode_plain(&frame).map_err(|e| format!("not an MTProto message: {e}"))?;
+    let answer = decode_plain(&frame)
+        .map_err(|e| LinkError::answer(format!("not an MTProto message: {e}")))?;
     Ok(answer.body.to_vec())
 }
 
 /// `req_pq_multi` only: does the far end answer with our nonce? (Liveness and replay.)
 async fn res_pq_answers(link: &mut Link, dc: i16, step: Duration) -> Result<(), String> {
     let client = AuthClient::random(&mut rand::rng(), i32::from(dc));
-    let body = ask(link, &client.req_pq_multi(), step, 0).await?;
+    let body = ask(link, &client.req_pq_multi(), step, 0)
+        .await
+        .map_err(|e| e.reason)?;
     let res_pq = crate::proto::mtproto::auth::ResPq::parse(&body).map_err(|e| e.to_string())?;
     if &res_pq.nonce == client.nonce() {
         Ok(())
@@ -184,23 +240,32 @@ async fn prove_telegram(link: &mut Link, setup: &TelegramSetup, steps: &Steps<'_
     let mut client = AuthClient::random(&mut rand::rng(), i32::from(setup.dc.id));
     let res_pq = match ask(link, &client.req_pq_multi(), step, 0).await {
         Ok(body) => body,
-        Err(reason) => return Exchange::NoAnswer(reason),
+        Err(error) => return Exchange::NoAnswer(error.reason),
     };
     let outcome = match client.on_res_pq(&res_pq, &setup.keys, &mut rand::rng()) {
         Ok(outcome) => outcome,
         Err(error) => return Exchange::NotTelegram(auth_evidence(&error, "resPQ")),
     };
     let Some(step) = (steps.step)() else {
-        return Exchange::NoAnswer("entry deadline reached".to_owned());
+        return Exchange::CutOff("entry deadline reached after resPQ".to_owned());
     };
     let answer = match ask(link, &outcome.req_dh_params_body, step, 1).await {
         Ok(body) => body,
-        Err(reason) => {
+        Err(error) if error.transient => {
+            return Exchange::CutOff(format!(
+                "req_DH_params after a valid resPQ: {}",
+                error.reason
+            ));
+        }
+        Err(error) => {
             return Exchange::NotTelegram(vec![
                 ("step", "req_DH_params".to_owned()),
                 (
                     "reason",
-                    format!("no valid answer to req_DH_params after a valid resPQ: {reason}"),
+                    format!(
+                        "no valid answer to req_DH_params after a valid resPQ: {}",
+                        error.reason
+                    ),
                 ),
                 ("key_fingerprint", format!("{:#018x}", outcome.fingerprint)),
             ]);
@@ -235,6 +300,25 @@ fn auth_evidence(error: &AuthError, step: &str) -> Vec<(&'static str, String)> {
         evidence.push(("offered_fingerprints", list));
     }
     evidence
+}
+
+/// Records what a `telegram` exchange showed. Returns true when the far end proved it is
+/// Telegram or answered as something else (the proxy works either way).
+fn record_exchange(exchange: Exchange, result: &mut ProbeResult, extra: &[(&'static str, String)]) {
+    match exchange {
+        Exchange::Authentic(observation) => result.observations.telegram = Some(observation),
+        Exchange::NotTelegram(mut evidence) => {
+            evidence.extend(extra.iter().cloned());
+            result.findings.push(Finding::new(
+                Code::MtprotoNotTelegram,
+                Check::Telegram,
+                evidence,
+            ));
+        }
+        Exchange::NoAnswer(reason) | Exchange::CutOff(reason) => {
+            result.inconclusive(Check::Telegram, reason);
+        }
+    }
 }
 
 /// Audits an MTProto proxy: liveness (handshake + resPQ), `telegram`, `secret`, `replay`,
@@ -321,68 +405,81 @@ pub async fn audit_mtproto(
         }
     };
     let mut link = Link::Proxy(Box::new(conn));
-    let run_telegram = (steps.runs)(Check::Telegram) && setup.is_some();
-    let proved = match setup {
-        Some(setup) if run_telegram => match prove_telegram(&mut link, setup, steps).await {
-            Exchange::Authentic(observation) => {
-                result.observations.telegram = Some(observation);
-                Some(true)
+    let alive = match setup {
+        Some(setup) if (steps.runs)(Check::Telegram) => {
+            match prove_telegram(&mut link, setup, steps).await {
+                Exchange::NoAnswer(reason) => Err(reason),
+                Exchange::CutOff(first) => {
+                    // The proxy reached a datacenter (a valid resPQ came back): it is alive.
+                    // The proof itself gets one more try, on a new connection.
+                    drop(link);
+                    let retried = prove_again(proxy, secret, setup, steps).await;
+                    record_exchange(
+                        match retried {
+                            Exchange::NoAnswer(second) | Exchange::CutOff(second) => {
+                                Exchange::CutOff(format!("{first}; on the retry: {second}"))
+                            }
+                            exchange => exchange,
+                        },
+                        result,
+                        &[],
+                    );
+                    Ok(())
+                }
+                exchange => {
+                    drop(link);
+                    record_exchange(exchange, result, &[]);
+                    Ok(())
+                }
             }
-            Exchange::NotTelegram(evidence) => {
-                result.findings.push(Finding::new(
-                    Code::MtprotoNotTelegram,
-                    Check::Telegram,
-                    evidence,
-                ));
-                Some(false)
-            }
-            Exchange::NoAnswer(reason) => {
-                result.findings.push(handshake_failed(&format!(
-                    "no answer from a datacenter through the proxy: {reason}"
-                )));
-                None
-            }
-        },
-        _ => match res_pq_answers(&mut link, dc, step).await {
-            Ok(()) => Some(true),
-            Err(reason) => {
-                result.findings.push(handshake_failed(&format!(
-                    "no answer from a datacenter through the proxy: {reason}"
-                )));
-                None
-            }
-        },
+        }
+        _ => {
+            let answered = res_pq_answers(&mut link, dc, step).await;
+            drop(link);
+            answered
+        }
     };
-    if let Some(proved) = proved {
-        result.status = Status::Alive;
-        let handshake = started.elapsed();
-        result.observations.connect_ms = Some(millis(connect));
-        result.observations.handshake_ms = Some(millis(handshake));
-        result.latency_ms = Some(millis(connect + handshake));
-        // A made-up key is only worth trying on a proxy that proved itself with the real
-        // one: against a datacenter that is not Telegram, the finding would say nothing new.
-        let seed = setup.and_then(|setup| setup.wrong_secret_seed);
-        let (replayed, any_secret) = tokio::join!(
-            async {
-                if (steps.runs)(Check::Replay) {
-                    replay(proxy, &info, dc, steps).await
-                } else {
-                    None
-                }
-            },
-            async {
-                if proved && (steps.runs)(Check::Secret) {
-                    accepts_any_secret(proxy, secret, seed, dc, steps).await
-                } else {
-                    None
-                }
-            },
-        );
-        result
-            .findings
-            .extend(any_secret.into_iter().chain(replayed));
+    match alive {
+        Ok(()) => {
+            result.status = Status::Alive;
+            let handshake = started.elapsed();
+            result.observations.connect_ms = Some(millis(connect));
+            result.observations.handshake_ms = Some(millis(handshake));
+            result.latency_ms = Some(millis(connect + handshake));
+            if (steps.runs)(Check::Replay) {
+                result
+                    .findings
+                    .extend(replay(proxy, &info, dc, steps).await);
+            }
+        }
+        Err(reason) => result.findings.push(handshake_failed(&format!(
+            "no answer from a datacenter through the proxy: {reason}"
+        ))),
     }
     disguise(proxy, secret, context, steps, result).await;
+}
+
+/// The `telegram` proof once more, on a new connection through the proxy.
+async fn prove_again(
+    proxy: &ProxyEndpoint,
+    secret: &MtprotoSecret,
+    setup: &TelegramSetup,
+    steps: &Steps<'_>,
+) -> Exchange {
+    let Some(step) = (steps.step)() else {
+        return Exchange::CutOff("entry deadline reached".to_owned());
+    };
+    let stream = match dial::connect(proxy, step).await {
+        Ok((stream, _)) => stream,
+        Err(error) => return Exchange::CutOff(error.to_string()),
+    };
+    let Some(step) = (steps.step)() else {
+        return Exchange::CutOff("entry deadline reached".to_owned());
+    };
+    match MtprotoConn::handshake(Box::new(stream), secret, setup.dc.id, step, unix_now()).await {
+        Ok((conn, _)) => prove_telegram(&mut Link::Proxy(Box::new(conn)), setup, steps).await,
+        Err(error) => Exchange::CutOff(describe(&error)),
+    }
 }
 
 /// `fronting` and `camouflage`, side by side.
@@ -403,62 +500,16 @@ async fn disguise(
             &result.observations.resolved
         ),
     );
-    result.findings.extend(fronted);
+    match fronted {
+        Fronting::Holds => {}
+        Fronting::Fails(finding) => result.findings.push(finding),
+        Fronting::CutOff(reason) => result.inconclusive(Check::Fronting, reason),
+    }
     match camouflaged {
         Camouflage::Holds => {}
         Camouflage::Mismatch(finding) => result.findings.push(finding),
-        Camouflage::Unresolved(reason) => {
-            result
-                .observations
-                .skipped
-                .insert(Check::Camouflage.name().to_owned(), reason);
-        }
+        Camouflage::Unresolved(reason) => result.skip(Check::Camouflage, &reason),
     }
-}
-
-/// `secret`: the handshake with a made-up key of the same mode (and FakeTLS domain) must
-/// not reach a datacenter.
-async fn accepts_any_secret(
-    proxy: &ProxyEndpoint,
-    secret: &MtprotoSecret,
-    seed: Option<[u8; 32]>,
-    dc: i16,
-    steps: &Steps<'_>,
-) -> Option<Finding> {
-    let key = match seed {
-        Some(seed) => secret.seeded_wrong_key(&seed),
-        None => loop {
-            let key = rand::random::<[u8; 16]>();
-            if key != secret.key() {
-                break key;
-            }
-        },
-    };
-    let made_up = secret.with_key(key);
-    let step = (steps.step)()?;
-    let (stream, _) = dial::connect(proxy, step).await.ok()?;
-    let step = (steps.step)()?;
-    let (conn, _) = MtprotoConn::handshake(Box::new(stream), &made_up, dc, step, unix_now())
-        .await
-        .ok()?;
-    let mut link = Link::Proxy(Box::new(conn));
-    res_pq_answers(&mut link, dc, step).await.ok()?;
-    Some(Finding::new(
-        Code::AcceptsAnySecret,
-        Check::Secret,
-        [
-            ("mode", secret.mode().as_str().to_owned()),
-            // Redacted like any secret: against a proxy that lets anyone in, it works.
-            ("made_up_secret", made_up.redacted()),
-            (
-                "reason",
-                "a handshake keyed with a secret the owner never set reached a datacenter \
-                 (resPQ echoed our nonce): a genuine MTProto proxy cannot derive keys for a \
-                 secret it was not given"
-                    .to_owned(),
-            ),
-        ],
-    ))
 }
 
 /// `replay`: the same first flight on a new connection must not reach a datacenter.
@@ -486,6 +537,16 @@ async fn replay(
     ))
 }
 
+/// How the `fronting` check ended.
+enum Fronting {
+    /// Not an `ee` secret, not selected, or the fronted domain's certificate came back.
+    Holds,
+    /// The port answered an ordinary TLS client with something else.
+    Fails(Finding),
+    /// Cut off twice by a timeout or a reset (or out of time): no conclusion.
+    CutOff(String),
+}
+
 /// `fronting` (`ee` secrets only): a normal TLS client must get the fronted domain's
 /// real certificate from the proxy port.
 async fn fronting(
@@ -493,22 +554,43 @@ async fn fronting(
     secret: &MtprotoSecret,
     setup: Option<&TelegramSetup>,
     steps: &Steps<'_>,
-) -> Option<Finding> {
-    let (domain, setup) = (secret.faketls_domain()?, setup?);
+) -> Fronting {
+    let (Some(domain), Some(setup)) = (secret.faketls_domain(), setup) else {
+        return Fronting::Holds;
+    };
     if !(steps.runs)(Check::Fronting) {
-        return None;
+        return Fronting::Holds;
     }
-    let step = (steps.step)()?;
-    let (stream, _) = dial::connect(proxy, step).await.ok()?;
-    let outcome = probe_tls(stream, domain, &setup.fronting, step).await;
-    if outcome.valid {
-        return None;
-    }
+    let handshake = at_most_twice(|| async move {
+        let Some(step) = (steps.step)() else {
+            return Attempt::CutOff("entry deadline reached".to_owned());
+        };
+        let stream = match dial::connect(proxy, step).await {
+            Ok((stream, _)) => stream,
+            Err(error) => return Attempt::CutOff(error.to_string()),
+        };
+        let outcome = probe_tls(stream, domain, &setup.fronting, step).await;
+        if outcome.cut_off.is_some() {
+            Attempt::CutOff(outcome.error.unwrap_or_default())
+        } else {
+            Attempt::Answered(outcome)
+        }
+    })
+    .await;
+    let outcome = match handshake {
+        Ok(outcome) if outcome.valid => return Fronting::Holds,
+        Ok(outcome) => outcome,
+        Err(reasons) => {
+            return Fronting::CutOff(format!(
+                "a TLS handshake for {domain} with the proxy's port was cut off: {reasons}"
+            ));
+        }
+    };
     let leaf = outcome
         .chain
         .first()
         .map_or_else(|| "(none)".to_owned(), |cert| cert.subject.clone());
-    Some(Finding::new(
+    Fronting::Fails(Finding::new(
         Code::FaketlsNoFronting,
         Check::Fronting,
         [
@@ -590,54 +672,52 @@ async fn camouflage(
 }
 
 /// The `telegram` check for a SOCKS5 proxy: a tunnel to the datacenter's address, plain
-/// intermediate framing, the same proof as through an MTProto proxy.
+/// intermediate framing, the same proof as through an MTProto proxy. A proxy that refuses
+/// the tunnel is noted under `skipped`; one cut off twice leaves the check inconclusive.
 pub async fn audit_socks_telegram(
     proxy: &ProxyEndpoint,
     setup: &TelegramSetup,
     steps: &Steps<'_>,
     result: &mut ProbeResult,
 ) {
-    let Some(step) = (steps.step)() else {
-        return;
-    };
-    let target = Target::Addr(setup.dc.address);
-    let mut tunnel = match dial::open_tunnel(proxy, Credentials::AsListed, &target, step).await {
-        Ok(tunnel) => tunnel,
-        Err(error) => {
-            result
-                .observations
-                .skipped
-                .insert(Check::Telegram.name().to_owned(), error.to_string());
-            return;
+    let exchange = at_most_twice(|| async move {
+        let Some(step) = (steps.step)() else {
+            return Attempt::CutOff("entry deadline reached".to_owned());
+        };
+        let target = Target::Addr(setup.dc.address);
+        let mut tunnel = match dial::open_tunnel(proxy, Credentials::AsListed, &target, step).await
+        {
+            Ok(tunnel) => tunnel,
+            Err(error) if error.transient() => return Attempt::CutOff(error.to_string()),
+            Err(error) => return Attempt::Answered(Err(error.to_string())),
+        };
+        let tag = Framing::Intermediate.tag().bytes();
+        match tokio::time::timeout(step, tunnel.stream.write_all(&tag)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Attempt::CutOff(dial::io_reason(&error)),
+            Err(_) => return Attempt::CutOff("timed out sending".to_owned()),
         }
-    };
-    let tag = Framing::Intermediate.tag().bytes();
-    if tokio::time::timeout(step, tunnel.stream.write_all(&tag))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut link = Link::Plain {
-        stream: tunnel.stream,
-        decoder: FrameDecoder::new(MAX_ANSWER),
-    };
-    match prove_telegram(&mut link, setup, steps).await {
-        Exchange::Authentic(observation) => result.observations.telegram = Some(observation),
-        Exchange::NotTelegram(mut evidence) => {
-            evidence.push(("datacenter", setup.dc.address.to_string()));
-            result.findings.push(Finding::new(
-                Code::MtprotoNotTelegram,
-                Check::Telegram,
-                evidence,
-            ));
+        let mut link = Link::Plain {
+            stream: tunnel.stream,
+            decoder: FrameDecoder::new(MAX_ANSWER),
+        };
+        match prove_telegram(&mut link, setup, steps).await {
+            Exchange::CutOff(reason) => Attempt::CutOff(reason),
+            Exchange::NoAnswer(reason) => Attempt::CutOff(format!(
+                "no answer from the datacenter through the proxy: {reason}"
+            )),
+            exchange => Attempt::Answered(Ok(exchange)),
         }
-        Exchange::NoAnswer(reason) => {
-            result.observations.skipped.insert(
-                Check::Telegram.name().to_owned(),
-                format!("no answer from the datacenter through the proxy: {reason}"),
-            );
-        }
+    })
+    .await;
+    match exchange {
+        Ok(Ok(exchange)) => record_exchange(
+            exchange,
+            result,
+            &[("datacenter", setup.dc.address.to_string())],
+        ),
+        Ok(Err(refused)) => result.skip(Check::Telegram, &refused),
+        Err(reasons) => result.inconclusive(Check::Telegram, reasons),
     }
 }
 
@@ -675,6 +755,9 @@ fn unix_now() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use crate::probe::guard::Resolver;
     use crate::proxy::ProxyKind;
 
@@ -755,5 +838,89 @@ mod tests {
             panic!("expected the check to be skipped");
         };
         assert!(reason.contains("site.example did not resolve"), "{reason}");
+    }
+
+    /// A port that takes each connection, reads what the client sends, then answers with
+    /// `answer` (a reset when `None`); returns its address and a count of connections.
+    async fn one_shot_server(
+        answer: Option<&'static [u8]>,
+    ) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut hello = [0u8; 5];
+                let _ = tokio::io::AsyncReadExt::read_exact(&mut stream, &mut hello).await;
+                match answer {
+                    Some(bytes) => {
+                        let _ = stream.write_all(bytes).await;
+                    }
+                    None => {
+                        // Linger 0: closing sends a reset instead of a clean end.
+                        socket2::SockRef::from(&stream)
+                            .set_linger(Some(Duration::ZERO))
+                            .unwrap();
+                    }
+                }
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn fronting_of(addr: std::net::SocketAddr) -> Fronting {
+        let setup = TelegramSetup {
+            dc: Datacenter {
+                id: 2,
+                address: addr,
+            },
+            keys: TrustedKeys::default(),
+            fronting: TlsPolicy::new(
+                Arc::new(rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                }),
+                Vec::new(),
+                Arc::new(crate::rules::interception::InterceptionCas::default()),
+            ),
+        };
+        let step = || Some(STEP);
+        let runs = |_: Check| true;
+        let steps = Steps {
+            step: &step,
+            runs: &runs,
+        };
+        let secret = MtprotoSecret::decode(EE).unwrap();
+        fronting(&endpoint(&addr.to_string()), &secret, Some(&setup), &steps).await
+    }
+
+    /// Under load a reset can hit any handshake: the fronting handshake is tried again, and a
+    /// second reset leaves the check inconclusive instead of accusing an honest proxy.
+    #[tokio::test]
+    async fn a_fronting_handshake_reset_twice_is_inconclusive_not_a_finding() {
+        let (addr, accepted) = one_shot_server(None).await;
+        let Fronting::CutOff(reason) = fronting_of(addr).await else {
+            panic!("a reset must not be a finding");
+        };
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "tried once more");
+        assert!(reason.contains("reset"), "{reason}");
+    }
+
+    /// A port that answers an ordinary TLS client with something that is not the domain's
+    /// certificate is observed misbehaviour: the finding, after the one attempt.
+    #[tokio::test]
+    async fn a_fronting_answer_that_is_not_tls_is_a_finding() {
+        let (addr, accepted) = one_shot_server(Some(b"HTTP/1.1 400 Bad Request\r\n\r\n")).await;
+        let Fronting::Fails(finding) = fronting_of(addr).await else {
+            panic!("garbage instead of the site is no fronting");
+        };
+        assert_eq!(finding.code, Code::FaketlsNoFronting);
+        assert_eq!(finding.evidence["domain"], "site.example");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "an answer is not retried"
+        );
     }
 }

@@ -46,6 +46,7 @@ use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use crate::config::to_hex;
 use crate::probe::CertFacts;
+use crate::probe::dial::is_transient;
 use crate::rules::interception::InterceptionCas;
 
 /// At most this many presented certificates are recorded (leaf first); the rest are ignored
@@ -127,18 +128,45 @@ pub struct TlsOutcome {
     /// The server sent a handshake message over the 64 KiB rustls accepts: a certificate
     /// chain too large to be the canary's, refused before it was read (so `chain` is empty).
     pub oversized: bool,
+    /// How the handshake was cut off before any certificate, when it was: that says nothing
+    /// about the server (see [`crate::probe::dial::DialError::transient`]).
+    pub cut_off: Option<CutOff>,
+}
+
+/// How a handshake was cut off before any certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutOff {
+    /// Nothing came back in time.
+    TimedOut,
+    /// The connection was reset or aborted.
+    Reset,
 }
 
 impl TlsOutcome {
     /// A handshake that never got to a certificate.
-    fn failed(error: impl Into<String>) -> Self {
+    pub fn failed(error: impl Into<String>) -> Self {
         Self {
             chain: Vec::new(),
             valid: false,
             error: Some(error.into()),
             known_ca: None,
             oversized: false,
+            cut_off: None,
         }
+    }
+
+    /// A handshake (or the tunnel for it) cut off before any certificate.
+    pub fn cut_off(error: impl Into<String>, how: CutOff) -> Self {
+        Self {
+            cut_off: Some(how),
+            ..Self::failed(error)
+        }
+    }
+
+    /// True when the server presented a certificate chain (or one too large to read): its
+    /// validity then decides, not the way the connection ended.
+    pub fn presented(&self) -> bool {
+        !self.chain.is_empty() || self.oversized
     }
 }
 
@@ -184,6 +212,12 @@ where
 
     let chain: Vec<CertFacts> = seen.chain.iter().map(|der| cert_facts(der)).collect();
     let oversized = matches!(&handshake, Ok(Err(error)) if is_oversized(error));
+    let cut_off = match &handshake {
+        _ if seen.verdict.is_some() => None,
+        Err(_elapsed) => Some(CutOff::TimedOut),
+        Ok(Err(error)) if is_transient(error.kind()) => Some(CutOff::Reset),
+        Ok(_) => None,
+    };
     let error = match (seen.verdict, handshake) {
         (Some(Err(error)), _) => Some(error.to_string()),
         (_, Err(_elapsed)) => Some(format!(
@@ -206,6 +240,7 @@ where
         error,
         chain,
         oversized,
+        cut_off,
     }
 }
 

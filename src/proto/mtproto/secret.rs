@@ -20,7 +20,6 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 /// Length of the key material every secret carries.
 pub const KEY_LEN: usize = 16;
@@ -164,21 +163,6 @@ impl MtprotoSecret {
             slot.copy_from_slice(&key);
         }
         Self { bytes }
-    }
-
-    /// A key this secret's owner never chose, derived from `seed`: the first 16 bytes of
-    /// SHA-256(`proxy-audit wrong secret` ‖ 0 ‖ seed ‖ key). The `secret` check tries it
-    /// when a profile sets `wrong_secret_seed` (the lab does, so that its open proxy can
-    /// know the key it will be offered); otherwise it tries a random key.
-    pub fn seeded_wrong_key(&self, seed: &[u8]) -> [u8; KEY_LEN] {
-        let digest = Sha256::new()
-            .chain_update(b"proxy-audit wrong secret\0")
-            .chain_update(seed)
-            .chain_update(self.key())
-            .finalize();
-        let mut key = [0u8; KEY_LEN];
-        key.copy_from_slice(digest.get(..KEY_LEN).unwrap_or(&[0; KEY_LEN]));
-        key
     }
 
     /// The domain a FakeTLS (`ee`) secret imitates.
@@ -445,19 +429,5 @@ mod tests {
             assert_eq!(changed.faketls_domain(), secret.faketls_domain(), "{text}");
             assert_eq!(changed.as_bytes().len(), secret.as_bytes().len(), "{text}");
         }
-    }
-
-    #[test]
-    fn seeded_wrong_keys_differ_by_seed_and_secret_but_repeat() {
-        let a = MtprotoSecret::decode(&format!("dd{KEY_HEX}")).unwrap();
-        let b = a.with_key([7; KEY_LEN]);
-        let key = a.seeded_wrong_key(b"seed");
-        assert_eq!(key, a.seeded_wrong_key(b"seed"));
-        assert_ne!(key, a.key());
-        assert_ne!(key, a.seeded_wrong_key(b"other seed"));
-        assert_ne!(key, b.seeded_wrong_key(b"seed"));
-        // Only the key counts: the same key in another mode gets the same wrong key.
-        let plain = MtprotoSecret::decode(KEY_HEX).unwrap();
-        assert_eq!(plain.seeded_wrong_key(b"seed"), key);
     }
 }

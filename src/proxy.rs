@@ -22,8 +22,11 @@ pub enum ProxyKind {
     Mtproto,
     /// SOCKS5, with or without username/password (`tg://socks` links are SOCKS5).
     Socks5,
-    /// SOCKS4 or SOCKS4a.
+    /// SOCKS4 (`socks4://`): as curl does, the client resolves target names itself and
+    /// sends the address.
     Socks4,
+    /// SOCKS4a (`socks4a://`): target names are sent for the proxy to resolve.
+    Socks4a,
     /// HTTP proxy (CONNECT).
     Http,
     /// HTTP proxy reached over TLS.
@@ -32,10 +35,11 @@ pub enum ProxyKind {
 
 impl ProxyKind {
     /// Every kind, in report order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Mtproto,
         Self::Socks5,
         Self::Socks4,
+        Self::Socks4a,
         Self::Http,
         Self::Https,
     ];
@@ -46,6 +50,7 @@ impl ProxyKind {
             Self::Mtproto => "mtproto",
             Self::Socks5 => "socks5",
             Self::Socks4 => "socks4",
+            Self::Socks4a => "socks4a",
             Self::Http => "http",
             Self::Https => "https",
         }
@@ -57,7 +62,8 @@ impl ProxyKind {
         Some(match name.as_str() {
             "mtproto" | "mtproxy" | "mtp" | "proxy" | "tg" | "telegram" => Self::Mtproto,
             "socks5" | "socks5h" | "socks" | "tg-socks" => Self::Socks5,
-            "socks4" | "socks4a" => Self::Socks4,
+            "socks4" => Self::Socks4,
+            "socks4a" => Self::Socks4a,
             "http" | "connect" | "http-connect" => Self::Http,
             "https" => Self::Https,
             _ => return None,
@@ -229,7 +235,7 @@ impl ProxySpec {
                 }
                 link
             }
-            ProxyKind::Socks4 | ProxyKind::Http | ProxyKind::Https => {
+            ProxyKind::Socks4 | ProxyKind::Socks4a | ProxyKind::Http | ProxyKind::Https => {
                 let mut link = format!("{}://", self.kind);
                 if let Some(user) = &self.username {
                     link.push_str(&percent_encode(user));

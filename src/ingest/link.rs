@@ -582,7 +582,7 @@ mod tests {
             ),
             (
                 "socks4a://id@1.2.3.4:1080/",
-                ProxyKind::Socks4,
+                ProxyKind::Socks4a,
                 "1.2.3.4",
                 1080,
                 Some("id"),

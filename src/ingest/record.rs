@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn fields_map_to_a_spec() {
-        use ProxyKind::{Http, Mtproto, Socks4, Socks5};
+        use ProxyKind::{Http, Mtproto, Socks4a, Socks5};
         let cases: Vec<(Vec<(&str, &str)>, Summary)> = vec![
             (
                 vec![("host", "1.2.3.4"), ("port", "1080")],
@@ -339,7 +339,7 @@ mod tests {
                     ("port", "1"),
                     ("scheme", "socks4a"),
                 ],
-                ok(Socks4, "h.example", 1, false, None, None),
+                ok(Socks4a, "h.example", 1, false, None, None),
             ),
             (
                 vec![

@@ -86,7 +86,7 @@ Examples:
   proxy-audit lab
   proxy-audit lab --list-out lab.txt --profile-out lab.toml
   proxy-audit lab --scale 2000 --list-out big.txt --profile-out lab.toml
-  proxy-audit lab --scale 10000 --mix live=60,refused=30,blackhole=10 --bind 127.0.0.2
+  proxy-audit lab --scale 10000 --mix live=60,refused=30,blackhole=10 --bind 127.2.0.1
 
 The profile's roots file (lab-ca.pem) is written next to --profile-out.";
 
@@ -168,9 +168,17 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub clean: Option<PathBuf>,
 
-    /// Lowest verdict kept in the cleaned list: trusted, ok or suspicious.
+    /// Lowest verdict kept in the cleaned list: trusted, ok, inconclusive (also the entries
+    /// whose checks did not all finish) or suspicious.
     #[arg(long, value_name = "VERDICT", default_value = "ok", value_parser = parse_keep)]
     pub keep: Verdict,
+
+    /// Keep in the cleaned list only SOCKS/HTTP proxies at least this anonymous, as the
+    /// judge saw them: elite (no trace of a proxy), anonymous (headers show a proxy, not
+    /// you) or transparent (your address reaches sites). Proxies whose level was not
+    /// measured are left out; MTProto proxies are kept (the level does not apply).
+    #[arg(long, value_enum, value_name = "LEVEL", requires = "clean")]
+    pub min_anonymity: Option<crate::probe::judge::Anonymity>,
 
     /// Rules folder (scoring.toml, interception-cas.toml, trusted.toml, blocklist.toml,
     /// default-secrets.toml) [default: the built-in rules].
@@ -188,7 +196,7 @@ pub struct ReportArgs {
     pub sign: Option<PathBuf>,
 
     /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
-    /// (suspicious or dangerous); `dead` (dead, suspicious or dangerous).
+    /// (suspicious or dangerous); `dead` (dead, inconclusive, suspicious or dangerous).
     #[arg(long, value_name = "VERDICT", value_parser = parse_fail_on)]
     pub fail_on: Option<Verdict>,
 }
@@ -264,6 +272,13 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub concurrency: u32,
 
+    /// Proxies of one host probed at once, whatever --concurrency is (0: no limit). Each
+    /// holds one connection at a time, so this is also the most connections the audit
+    /// opens to one server: lists hold dozens of secrets for one host, and hammering it
+    /// trips its abuse limits and makes an honest server look dead.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub per_host: u32,
+
     /// Longest one step may take (connect, handshake, one request): seconds (`2`, `0.5`)
     /// or a duration (`500ms`).
     #[arg(long, value_name = "DURATION", default_value = "5", value_parser = parse_duration)]
@@ -309,10 +324,11 @@ pub struct LabArgs {
     #[arg(long, value_name = "MIX", default_value = "live=100")]
     pub mix: Mix,
 
-    /// Loopback address the --scale endpoints listen on (anything in 127.0.0.0/8, or ::1);
-    /// several labs on different addresses get past the per-process open-files limit and
-    /// the per-address port range. The other lab servers stay on 127.0.0.1.
-    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1", value_parser = parse_loopback)]
+    /// Loopback address of the first --scale endpoint (anything in 127.0.0.0/8, or ::1):
+    /// each next one listens on the next address (127.1.0.1, 127.1.0.2, …), as the proxies
+    /// of a real list are on distinct hosts. With ::1 they all share it. Several labs
+    /// started from different addresses get past the per-process open-files limit.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.1.0.1", value_parser = parse_loopback)]
     pub bind: IpAddr,
 
     /// Add N honest MTProto proxies (dd secrets), each on its own port (for benchmarks).
@@ -408,8 +424,11 @@ fn parse_keep(text: &str) -> Result<Verdict, String> {
     match text {
         "trusted" => Ok(Verdict::Trusted),
         "ok" => Ok(Verdict::Ok),
+        "inconclusive" => Ok(Verdict::Inconclusive),
         "suspicious" => Ok(Verdict::Suspicious),
-        _ => Err(format!("{text:?}: expected trusted, ok or suspicious")),
+        _ => Err(format!(
+            "{text:?}: expected trusted, ok, inconclusive or suspicious"
+        )),
     }
 }
 

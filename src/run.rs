@@ -352,7 +352,11 @@ fn emit_trusted(report: &AuditReport, path: &Path, key: Option<&Path>) -> Result
 fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
     if let Some(path) = &args.clean {
         let mut list = Vec::new();
-        clean::write(report, args.keep, &mut list)?;
+        let keep = clean::Keep {
+            verdict: args.keep,
+            min_anonymity: args.min_anonymity,
+        };
+        clean::write(report, keep, &mut list)?;
         write_file(path, &list)?;
     }
     if let Some(path) = &args.emit_trusted {
@@ -617,6 +621,7 @@ fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
     checks.insert(Check::Liveness);
     AuditOptions {
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        per_host: usize::try_from(args.per_host).unwrap_or(usize::MAX),
         step_timeout: args.timeout,
         entry_deadline: args.deadline.unwrap_or(args.timeout * 6),
         checks,

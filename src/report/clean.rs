@@ -8,14 +8,46 @@ use std::io::{self, Write};
 use super::audit::{AuditReport, AuditedEntry};
 use crate::ingest::bare::parse_bare;
 use crate::ingest::link::find_links;
+use crate::probe::judge::Anonymity;
 use crate::proto::mtproto::secret::MtprotoSecret;
-use crate::proxy::ProxySpec;
+use crate::proxy::{ProxyKind, ProxySpec};
 use crate::rules::scoring::Verdict;
 
-/// Writes every entry whose verdict is `keep` or better (trusted > ok > suspicious).
-pub fn write(report: &AuditReport, keep: Verdict, out: &mut dyn Write) -> io::Result<()> {
+/// Which entries the cleaned list keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// The lowest verdict kept (trusted > ok > inconclusive > suspicious).
+    pub verdict: Verdict,
+    /// For SOCKS and HTTP proxies, the lowest anonymity level kept; one whose level was not
+    /// measured (no judge, or its answer could not be read) is left out. MTProto proxies
+    /// carry only Telegram's traffic, which has no headers to reveal anything: the level
+    /// does not apply to them.
+    pub min_anonymity: Option<Anonymity>,
+}
+
+impl Keep {
+    /// True when `audited` belongs in the cleaned list.
+    pub fn keeps(&self, audited: &AuditedEntry) -> bool {
+        if audited.scored.verdict.rank() > self.verdict.rank() {
+            return false;
+        }
+        let Some(minimum) = self.min_anonymity else {
+            return true;
+        };
+        audited.entry.kind == ProxyKind::Mtproto
+            || audited
+                .result
+                .observations
+                .anonymity
+                .as_ref()
+                .is_some_and(|seen| seen.level.at_least(minimum))
+    }
+}
+
+/// Writes every entry `keep` keeps.
+pub fn write(report: &AuditReport, keep: Keep, out: &mut dyn Write) -> io::Result<()> {
     for audited in &report.entries {
-        if audited.scored.verdict.rank() <= keep.rank() {
+        if keep.keeps(audited) {
             writeln!(out, "{}", line_for(audited))?;
         }
     }

@@ -37,13 +37,14 @@
 # failed, 2 on bad arguments or when a lab did not start.
 #
 # Why several labs: a process may hold at most `ulimit -Hn` descriptors (20000 here, and
-# raising it needs CAP_SYS_RESOURCE), and ports chosen by the OS come from the ephemeral
-# range (32768-60999) of each address. So N entries are spread over ceil(N / per-lab) lab
-# processes, each binding its entries on its own loopback address 127.0.0.(2+i) (all of
-# 127.0.0.0/8 is loopback: nothing leaves the machine). Every lab's proxies resolve the lab
-# names to 127.0.0.1 and connect to the port asked for, so the audit uses the first lab's
-# profile for all of them. Only the scaled entries are audited (the lab's fixed
-# demonstration proxies are left out of the list), so the numbers depend on --mix alone.
+# raising it needs CAP_SYS_RESOURCE). So N entries are spread over ceil(N / per-lab) lab
+# processes. Every entry listens on a loopback address of its own (lab i counts up from
+# 127.(2+i).0.1; all of 127.0.0.0/8 is loopback: nothing leaves the machine), so the list
+# is one of distinct hosts, as real lists are, and the audit's --per-host limit never
+# holds an entry back. Every lab's proxies resolve the lab names to 127.0.0.1 and connect
+# to the port asked for, so the audit uses the first lab's profile for all of them. Only
+# the scaled entries are audited (the lab's fixed demonstration proxies are left out of
+# the list), so the numbers depend on --mix alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,7 +86,7 @@ is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 is_count "$n" || die "-n must be a positive whole number, not '$n'"
 is_count "$runs" || die "-r must be a positive whole number, not '$runs'"
 [[ $mtproto =~ ^[0-9]+$ ]] || die "-M must be a whole number, not '$mtproto'"
-is_count "$per_lab" || die "-p must be a positive whole number, not '$per_lab'"
+is_count "$per_lab" && [ "$per_lab" -le 65000 ] || die "-p must be a whole number from 1 to 65000 (a lab counts up within its own 127.x.0.0/16), not '$per_lab'"
 [[ $timeout =~ ^[0-9]+([.][0-9]+)?$ ]] || die "-t must be seconds (2, 0.5), not '$timeout'"
 [ -z "$concurrency" ] || is_count "$concurrency" || die "-c must be a positive whole number"
 for c in $sweep; do is_count "$c" || die "-s takes concurrencies like \"128 256 512\", not '$c'"; done
@@ -135,12 +136,12 @@ trap 'exit 130' INT TERM
 
 # --- Labs -----------------------------------------------------------------------------
 labs=$(( (n + per_lab - 1) / per_lab ))
-[ "$labs" -le 250 ] || die "$labs labs would not fit on 127.0.0.2-127.0.0.251; raise -p"
+[ "$labs" -le 250 ] || die "$labs labs would not fit on 127.2.0.1-127.251.255.255; raise -p"
 started_at=$(date +%s)
 for i in $(seq 0 $((labs - 1))); do
     share=$(( n / labs + (i < n % labs ? 1 : 0) ))
     mkdir -p "$work/lab$i"
-    "$bin" lab --scale "$share" --mix "$mix" --bind "127.0.0.$((i + 2))" \
+    "$bin" lab --scale "$share" --mix "$mix" --bind "127.$((i + 2)).0.1" \
         --mtproto-scale "$(( i == 0 ? mtproto : 0 ))" \
         --list-out "$work/lab$i/list.txt" --profile-out "$work/lab$i/lab.toml" \
         2>"$work/lab$i/log" &

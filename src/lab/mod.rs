@@ -70,8 +70,7 @@ pub const POSED: &str = "popular.lab.test";
 const POSED_ADDRESS: &str = "127.0.0.2";
 /// A secret published as a default (the `tg` user of alexbers/mtprotoproxy's `config.py`,
 /// listed in `rules/default-secrets.toml`), behind a `dd` prefix: matching is on the key
-/// alone. (Not the `0123…cdef` example: the built-in blocklist's example entry holds that
-/// one, and this proxy should show only its new finding.)
+/// alone.
 const PUBLISHED_SECRET: &str = "dd00000000000000000000000000000001";
 
 /// What the plain-HTTP canary serves.
@@ -90,8 +89,8 @@ pub struct LabOptions {
     pub scale: usize,
     /// How the `scale` endpoints split into live proxies, refused ports and blackholes.
     pub mix: scale::Mix,
-    /// The loopback address the `scale` endpoints listen on [default: `127.0.0.1`]; other
-    /// lab servers stay on `127.0.0.1`.
+    /// The first `scale` endpoint's loopback address [default: `127.1.0.1`]; each next one
+    /// listens on the next address.
     pub bind: Option<IpAddr>,
     /// Extra honest MTProto proxies (`dd` secrets, relaying to the lab datacenter).
     pub mtproto_scale: usize,
@@ -153,6 +152,38 @@ fn bind() -> io::Result<(TcpListener, SocketAddr)> {
     scale::listener(LOOPBACK)
 }
 
+/// Where the lab's proxies listen: each on a loopback address of its own (127.0.1.1,
+/// 127.0.1.2, …), as real proxies are on distinct hosts; the audit lets only `--per-host`
+/// entries of one host run at once. (The origins and datacenters stay on 127.0.0.1.) Where
+/// 127.0.0.1 is the only loopback address (macOS), every proxy shares it.
+#[derive(Debug, Default)]
+struct ProxyHosts {
+    /// Addresses handed out so far.
+    used: u32,
+    /// Set once a second loopback address could not be bound.
+    shared: bool,
+}
+
+impl ProxyHosts {
+    /// The first proxy's address.
+    const FIRST: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 1);
+
+    /// A listener on the next proxy address, port chosen by the OS.
+    fn bind(&mut self) -> io::Result<(TcpListener, SocketAddr)> {
+        if !self.shared {
+            let ip = Ipv4Addr::from(u32::from(Self::FIRST).saturating_add(self.used));
+            self.used += 1;
+            match scale::listener(IpAddr::V4(ip)) {
+                Err(error) if error.kind() == io::ErrorKind::AddrNotAvailable => {
+                    self.shared = true;
+                }
+                bound => return bound,
+            }
+        }
+        bind()
+    }
+}
+
 impl Lab {
     /// Starts every lab server.
     pub async fn start(options: LabOptions) -> Result<Self, LabError> {
@@ -185,6 +216,7 @@ impl Lab {
             Arc::new(fake_dc::impostor_dc_key()?),
         ));
 
+        let mut hosts = ProxyHosts::default();
         let router = Arc::new(Router {
             names: [TLS_CANARY, HTTP_CANARY, JUDGE, IMPOSTOR]
                 .into_iter()
@@ -214,7 +246,7 @@ impl Lab {
         };
 
         let mut socks5_proxy = async |behaviour: Socks5Behaviour| -> io::Result<SocketAddr> {
-            let (listener, addr) = bind()?;
+            let (listener, addr) = hosts.bind()?;
             tasks.spawn(socks::serve_socks5(
                 listener,
                 Arc::new(behaviour),
@@ -267,7 +299,7 @@ impl Lab {
             socks5(addr, None),
         );
 
-        let (listener, addr) = bind()?;
+        let (listener, addr) = hosts.bind()?;
         tasks.spawn(socks::serve_socks4(listener, Arc::clone(&router)));
         add(
             "honest-socks4",
@@ -291,7 +323,7 @@ impl Lab {
                 HttpBehaviour::AddForwardedFor,
             ),
         ] {
-            let (listener, addr) = bind()?;
+            let (listener, addr) = hosts.bind()?;
             tasks.spawn(http_proxy::serve_http_proxy(
                 listener,
                 Arc::new(behaviour),
@@ -304,15 +336,6 @@ impl Lab {
             kind: ProxyKind::Mtproto,
             secret: Some(secret.clone()),
             ..socks5(addr, None)
-        };
-        // No server can derive keys for a secret it was never given, so the open proxy
-        // plays one that accepts any secret by knowing the one made-up key the auditor will
-        // try: the lab profile's `wrong_secret_seed` makes that key a function of the seed
-        // and the proxy's own key.
-        let wrong_secret_seed: [u8; 32] = rand::random();
-        let open_secret = random_secret(SecretMode::Dd, FRONTED)?;
-        let open = MtproxyBehaviour::AcceptsAnySecret {
-            also: open_secret.seeded_wrong_key(&wrong_secret_seed),
         };
         let published = MtprotoSecret::decode(PUBLISHED_SECRET)
             .map_err(|error| LabError::Io(io::Error::other(error.to_string())))?;
@@ -336,13 +359,6 @@ impl Lab {
                 "honest MTProto proxy with a dd secret",
                 random_secret(SecretMode::Dd, FRONTED)?,
                 honest.clone(),
-                dc_addr,
-            ),
-            (
-                "open-mtproto",
-                "MTProto proxy that lets in clients with a made-up secret (no access control)",
-                open_secret,
-                open,
                 dc_addr,
             ),
             (
@@ -394,7 +410,7 @@ impl Lab {
                 dc_addr,
             ),
         ] {
-            let (listener, addr) = bind()?;
+            let (listener, addr) = hosts.bind()?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
                 secret.clone(),
@@ -404,7 +420,7 @@ impl Lab {
             add(name, about, mtproto(addr, &secret));
         }
 
-        let (_, closed) = bind()?;
+        let (_, closed) = hosts.bind()?;
         add(
             "closed-port",
             "nothing listens here any more",
@@ -461,7 +477,7 @@ impl Lab {
                 ProxyKind::Socks5,
             ),
         ] {
-            let (listener, addr) = bind()?;
+            let (listener, addr) = hosts.bind()?;
             let counter = Arc::new(AtomicU64::new(0));
             sent.insert(name.to_owned(), Arc::clone(&counter));
             tasks.spawn(hostile::serve_hostile(listener, kind, counter));
@@ -470,7 +486,7 @@ impl Lab {
         let (listener, long_chain_addr) = bind()?;
         let config = hostile::long_chain_config(&[TLS_CANARY, "127.0.0.1"])?;
         tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-        let (listener, addr) = bind()?;
+        let (listener, addr) = hosts.bind()?;
         tasks.spawn(socks::serve_socks5(
             listener,
             Arc::new(Socks5Behaviour::RedirectPort {
@@ -485,7 +501,7 @@ impl Lab {
             socks5(addr, None),
         );
         let secret = random_secret(SecretMode::Ee, FRONTED)?;
-        let (listener, addr) = bind()?;
+        let (listener, addr) = hosts.bind()?;
         tasks.spawn(hostile::serve_faketls_bad_lengths(listener, secret.clone()));
         add(
             "faketls-bad-lengths",
@@ -493,7 +509,7 @@ impl Lab {
             mtproto(addr, &secret),
         );
         let secret = random_secret(SecretMode::Dd, FRONTED)?;
-        let (listener, addr) = bind()?;
+        let (listener, addr) = hosts.bind()?;
         let counter = Arc::new(AtomicU64::new(0));
         sent.insert("mtproto-endless".to_owned(), Arc::clone(&counter));
         tasks.spawn(hostile::serve_mtproto_endless(
@@ -509,9 +525,10 @@ impl Lab {
         let scale_ip = scale::check_bind(options.bind.unwrap_or(scale::DEFAULT_BIND))?;
         let mut held = (Vec::new(), Vec::new());
         for (index, kind) in options.mix.sequence(options.scale).enumerate() {
+            let ip = scale::nth_address(scale_ip, index)?;
             let addr = match kind {
                 scale::Kind::Live => {
-                    let (listener, addr) = scale::listener(scale_ip)?;
+                    let (listener, addr) = scale::listener(ip)?;
                     tasks.spawn(socks::serve_socks5(
                         listener,
                         Arc::new(Socks5Behaviour::Honest),
@@ -520,12 +537,12 @@ impl Lab {
                     addr
                 }
                 scale::Kind::Refused => {
-                    let (socket, addr) = scale::refused(scale_ip)?;
+                    let (socket, addr) = scale::refused(ip)?;
                     held.0.push(socket);
                     addr
                 }
                 scale::Kind::Blackhole => {
-                    let (listener, addr) = scale::blackhole(scale_ip)?;
+                    let (listener, addr) = scale::blackhole(ip)?;
                     held.1.push(listener);
                     addr
                 }
@@ -544,7 +561,7 @@ impl Lab {
 
         for index in 0..options.mtproto_scale {
             let secret = random_secret(SecretMode::Dd, FRONTED)?;
-            let (listener, addr) = bind()?;
+            let (listener, addr) = hosts.bind()?;
             tasks.spawn(mtproxy::serve_mtproxy(
                 listener,
                 secret.clone(),
@@ -567,7 +584,26 @@ impl Lab {
             judge: judge_addr.port(),
             dc: dc_addr.port(),
         };
-        let profile = |by_address| profile_toml(ports, &wrong_secret_seed, by_address);
+        // The fronted domain lives where its proxies are (and its site, on 127.0.0.1): the
+        // `camouflage` check compares the two.
+        let fronted_at: Vec<String> = std::iter::once(LOOPBACK.to_string())
+            .chain(
+                proxies
+                    .iter()
+                    .filter(|proxy| {
+                        proxy
+                            .spec
+                            .secret
+                            .as_ref()
+                            .and_then(MtprotoSecret::faketls_domain)
+                            == Some(FRONTED)
+                    })
+                    .map(|proxy| proxy.spec.host.clone()),
+            )
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let profile = |by_address| profile_toml(ports, &fronted_at, by_address);
         Ok(Self {
             proxies,
             ca_pem: ca.cert_pem(),
@@ -649,8 +685,9 @@ impl Lab {
         self.load(&self.profile_by_address_toml)
     }
 
-    /// Loads profile text whose roots file is the lab CA.
-    fn load(&self, text: &str) -> Result<Profile, ProfileError> {
+    /// Loads profile text that may name the lab's CA and datacenter key files (for a
+    /// profile edited from [`Lab::profile_toml`]).
+    pub fn load(&self, text: &str) -> Result<Profile, ProfileError> {
         Profile::from_toml(text, "lab", |name| {
             if name == CA_FILE {
                 Ok(self.ca_pem.as_bytes().to_vec())
@@ -698,7 +735,7 @@ fn random_secret(mode: SecretMode, domain: &str) -> Result<MtprotoSecret, LabErr
 }
 
 /// The lab profile: names (resolved by the proxies) or IP literals.
-fn profile_toml(ports: Ports, wrong_secret_seed: &[u8; 32], by_address: bool) -> String {
+fn profile_toml(ports: Ports, fronted_at: &[String], by_address: bool) -> String {
     let host = |name: &'static str| if by_address { "127.0.0.1" } else { name };
     let sha = to_hex(&Sha256::digest(HTTP_CANARY_BODY));
     format!(
@@ -722,15 +759,13 @@ fn profile_toml(ports: Ports, wrong_secret_seed: &[u8; 32], by_address: bool) ->
          \"{HTTP_CANARY}\" = \"127.0.0.1\"\n\
          \"{JUDGE}\" = \"127.0.0.1\"\n\
          # FakeTLS domains: the honest proxies' own, and a site one of them poses as.\n\
-         \"{FRONTED}\" = \"127.0.0.1\"\n\
+         \"{FRONTED}\" = [{fronted_at}]\n\
          \"{POSED}\" = \"{POSED_ADDRESS}\"\n\n\
          # The lab's Telegram datacenter and the key that proves it.\n\
          [telegram]\n\
          dc = [{{ id = 2, address = \"127.0.0.1:{dc}\" }}]\n\
          rsa_public_keys = [\"{DC_KEY_FILE}\"]\n\
-         fronting_roots = \"{CA_FILE}\"\n\
-         # Lets the lab's open proxy know the made-up key the `secret` check will try.\n\
-         wrong_secret_seed = \"{seed}\"\n",
+         fronting_roots = \"{CA_FILE}\"\n",
         tls_host = host(TLS_CANARY),
         tls = ports.tls,
         http_host = host(HTTP_CANARY),
@@ -738,6 +773,10 @@ fn profile_toml(ports: Ports, wrong_secret_seed: &[u8; 32], by_address: bool) ->
         judge_host = host(JUDGE),
         judge = ports.judge,
         dc = ports.dc,
-        seed = to_hex(wrong_secret_seed),
+        fronted_at = fronted_at
+            .iter()
+            .map(|ip| format!("\"{ip}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }

@@ -63,13 +63,6 @@ pub enum MtproxyBehaviour {
     BrokenHmac,
     /// Accepts each connection and closes it at once.
     CloseAfterAccept,
-    /// Plays a proxy that accepts any secret: besides its own key it serves `also`, the
-    /// one made-up key the auditor will try (no server can serve a key it does not know).
-    /// Replay protection on, no masking.
-    AcceptsAnySecret {
-        /// The other key it lets in.
-        also: [u8; 16],
-    },
 }
 
 /// State shared by the connections of one proxy.
@@ -118,23 +111,13 @@ impl Proxy {
             MtproxyBehaviour::Honest {
                 replay_protection: true,
                 ..
-            }
-            | MtproxyBehaviour::AcceptsAnySecret { .. } => self
+            } => self
                 .replays
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(key),
             _ => true,
         }
-    }
-
-    /// The keys clients may use: the secret's, and for the open proxy one more.
-    fn keys(&self) -> Vec<[u8; 16]> {
-        let mut keys = vec![self.secret.key()];
-        if let MtproxyBehaviour::AcceptsAnySecret { also } = *self.behaviour {
-            keys.push(also);
-        }
-        keys
     }
 
     /// Where bad FakeTLS clients go.
@@ -186,11 +169,9 @@ async fn session(client: TcpStream, proxy: &Proxy) -> io::Result<()> {
 async fn obfs2_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()> {
     let mut init = [0_u8; INIT_LEN];
     within(client.read_exact(&mut init)).await?;
-    let accepted = proxy.keys().iter().find_map(|key| {
-        accept_init(&init, key)
-            .ok()
-            .filter(|accepted| tag_allowed(proxy.secret.mode(), accepted.tag))
-    });
+    let accepted = accept_init(&init, &proxy.secret.key())
+        .ok()
+        .filter(|accepted| tag_allowed(proxy.secret.mode(), accepted.tag));
     let Some(accepted) = accepted else {
         close_gracefully(client).await;
         return Ok(());
@@ -227,13 +208,9 @@ async fn faketls_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()>
     if let Some(body) = record.get_mut(RECORD_HEADER_LEN..) {
         within(client.read_exact(body)).await?;
     }
-    let verified = proxy.keys().into_iter().find_map(|key| {
-        faketls::verify_client_hello(&record, &key, unix_now(), MAX_SKEW)
-            .ok()
-            .map(|hello| (key, hello))
-    });
-    let (key, hello) = match verified {
-        Some((key, hello))
+    let key = proxy.secret.key();
+    let hello = match faketls::verify_client_hello(&record, &key, unix_now(), MAX_SKEW) {
+        Ok(hello)
             if hello.sni.as_deref().is_some_and(|sni| {
                 proxy
                     .secret
@@ -241,7 +218,7 @@ async fn faketls_session(mut client: TcpStream, proxy: &Proxy) -> io::Result<()>
                     .is_some_and(|domain| sni.eq_ignore_ascii_case(domain))
             }) && proxy.first_time(&hello.client_random) =>
         {
-            (key, hello)
+            hello
         }
         _ => return reject(client, &record, proxy).await,
     };
@@ -605,32 +582,6 @@ mod tests {
             round_trip(&mut conn, b"anyone?").await,
             Err(ConnError::Closed | ConnError::Io(_))
         ));
-    }
-
-    #[tokio::test]
-    async fn the_open_proxy_lets_in_its_extra_key_and_no_other_in_every_mode() {
-        let (dc, mut tags) = echo_dc().await;
-        for mode in [SecretMode::Plain, SecretMode::Dd, SecretMode::Ee] {
-            let made_up = secret(mode).with_key([0x42; 16]);
-            let behaviour = MtproxyBehaviour::AcceptsAnySecret { also: [0x42; 16] };
-            let addr = proxy(mode, behaviour, dc).await;
-            let connect = async |secret: &MtprotoSecret| {
-                let stream = TcpStream::connect(addr).await.unwrap();
-                MtprotoConn::handshake(Box::new(stream), secret, 2, WAIT, unix_now()).await
-            };
-            for key_owner in [secret(mode), made_up] {
-                let (mut conn, _) = connect(&key_owner).await.unwrap();
-                let echoed = round_trip(&mut conn, b"hello").await.unwrap();
-                assert!(echoed.starts_with(b"hello"), "{mode}");
-                assert!(tags.recv().await.is_some(), "{mode}");
-            }
-            let stranger = secret(mode).with_key([0x17; 16]);
-            let refused = match connect(&stranger).await {
-                Ok((mut conn, _)) => round_trip(&mut conn, b"hello").await.map(drop),
-                Err(error) => Err(error),
-            };
-            assert!(refused.is_err(), "{mode}: {refused:?}");
-        }
     }
 
     #[tokio::test]

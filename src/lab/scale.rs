@@ -1,5 +1,8 @@
 //! The scaled part of the lab, for benchmarks: `--scale N` endpoints split by a `--mix` of
-//! honest SOCKS5 proxies, refused ports and blackholes, on a chosen loopback address.
+//! honest SOCKS5 proxies, refused ports and blackholes, each on a loopback address of its
+//! own counting up from `--bind` (127.1.0.1, 127.1.0.2, …), as the proxies of a real list
+//! are on distinct hosts: the audit runs at most `--per-host` entries of one host at once.
+//! (IPv6 has one loopback address, `::1`: given that, every endpoint shares it.)
 //!
 //! - `live`: an honest SOCKS5 proxy, as the lab's `honest-socks5`.
 //! - `refused`: a socket bound but not listening. A connect gets a reset at once
@@ -25,8 +28,26 @@ use tokio::net::{TcpListener, TcpSocket};
 /// probe makes, so its handshakes always complete.
 const BLACKHOLE_BACKLOG: u32 = 64;
 
-/// Where the scaled endpoints listen unless told otherwise.
-pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// The first scaled endpoint's address unless told otherwise.
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1));
+
+/// The address of the `index`-th scaled endpoint: `first` plus `index` for IPv4, `first`
+/// itself for IPv6. Refused when it would leave loopback (127.0.0.0/8).
+pub fn nth_address(first: IpAddr, index: usize) -> io::Result<IpAddr> {
+    let ip = match first {
+        IpAddr::V4(v4) => u32::try_from(index)
+            .ok()
+            .and_then(|index| u32::from(v4).checked_add(index))
+            .map(|ip| IpAddr::V4(Ipv4Addr::from(ip))),
+        IpAddr::V6(_) => Some(first),
+    };
+    ip.filter(IpAddr::is_loopback).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("endpoint {index} counting from {first} would leave 127.0.0.0/8"),
+        )
+    })
+}
 
 /// What a scaled endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,6 +404,20 @@ mod tests {
         let first: Vec<Kind> = mix.sequence(1000).take(10).collect();
         assert_eq!(first.iter().filter(|k| **k == Kind::Blackhole).count(), 1);
         assert_eq!(first.iter().filter(|k| **k == Kind::Refused).count(), 3);
+    }
+
+    #[test]
+    fn each_endpoint_gets_the_next_loopback_address() {
+        let first: IpAddr = "127.1.0.1".parse().unwrap();
+        assert_eq!(nth_address(first, 0).unwrap(), first);
+        assert_eq!(nth_address(first, 255).unwrap().to_string(), "127.1.1.0");
+        assert_eq!(
+            nth_address(first, 70_000).unwrap().to_string(),
+            "127.2.17.113"
+        );
+        assert!(nth_address("127.255.255.250".parse().unwrap(), 10).is_err());
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(nth_address(v6, 9).unwrap(), v6);
     }
 
     #[test]

@@ -393,7 +393,7 @@ mod tests {
     use crate::proxy::ProxyKind;
 
     /// The key the built-in example `[[secret]]` blocks.
-    const BLOCKED_KEY: &str = "0123456789abcdef0123456789abcdef";
+    const BLOCKED_KEY: &str = "4558414d504c452d4e4f542d5245414c";
 
     /// A SOCKS5 spec for `host`.
     fn socks(host: &str) -> ProxySpec {

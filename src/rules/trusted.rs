@@ -10,13 +10,13 @@
 //!
 //! ```toml
 //! [[proxy]]
-//! name = "lab honest ee (EXAMPLE)"  # required, shown in reports
-//! operator = "proxy-audit lab"      # optional: who runs it
+//! name = "example ee (EXAMPLE)"     # required, shown in reports
+//! operator = "nobody"               # optional: who runs it
 //! source = "https://…"              # required: where the recommendation comes from
 //! added = 2026-11-29                # required: TOML date, unquoted
 //! notes = "…"                       # optional
 //! kind = "mtproto"                  # mtproto | socks5 | socks4 | http | https
-//! host = "127.0.0.1"                # host name or IP literal
+//! host = "192.0.2.10"               # host name or IP literal
 //! port = 443                        # 1–65535
 //! secret_sha256 = "…64 hex…"        # mtproto: SHA-256 of the secret's 16 key bytes, or
 //! secret = "dd…"                    # mtproto: the secret itself (exactly one of the two)
@@ -420,13 +420,13 @@ mod tests {
     use super::*;
 
     /// The key of the built-in MTProto example.
-    const LAB_KEY: &str = "00112233445566778899aabbccddeeff";
+    const LAB_KEY: &str = "4558414d504c452d5452555354454421";
 
     /// An MTProto spec on the built-in example's endpoint with this secret.
     fn mtproto(secret_hex: &str) -> ProxySpec {
         ProxySpec {
             kind: ProxyKind::Mtproto,
-            host: "127.0.0.1".into(),
+            host: "192.0.2.10".into(),
             port: 443,
             secret: Some(MtprotoSecret::decode(secret_hex).unwrap()),
             username: None,
@@ -438,7 +438,7 @@ mod tests {
     fn socks(user: Option<&str>, password: Option<&str>) -> ProxySpec {
         ProxySpec {
             kind: ProxyKind::Socks5,
-            host: "127.0.0.1".into(),
+            host: "192.0.2.11".into(),
             port: 1080,
             secret: None,
             username: user.map(str::to_owned),
@@ -467,12 +467,12 @@ mod tests {
                 entry.name
             );
             assert_eq!(entry.added, "2026-11-29");
-            let loopback = crate::policy::address::AddressClass::of_host(&entry.host);
-            assert_eq!(loopback.as_str(), "loopback", "{}", entry.host);
+            let class = crate::policy::address::AddressClass::of_host(&entry.host);
+            assert_eq!(class.as_str(), "documentation", "{}", entry.host);
         }
         let lab = &list.entries[0];
         assert_eq!(lab.secret_sha256, Some(sha256(&parse_hex16(LAB_KEY))));
-        assert_eq!(lab.operator.as_deref(), Some("proxy-audit lab"));
+        assert_eq!(lab.operator.as_deref(), Some("nobody"));
     }
 
     /// 32 hex digits as bytes (test helper).
@@ -512,14 +512,14 @@ mod tests {
         moved.port = 8443;
         assert_eq!(outcome(list.check(&moved)).0, "none");
         let mut other_host = mtproto(LAB_KEY);
-        other_host.host = "127.0.0.2".into();
+        other_host.host = "192.0.2.12".into();
         assert_eq!(outcome(list.check(&other_host)).0, "none");
         // SOCKS5: username and password both count.
         let cases = [
-            (Some("lab"), Some("example-password"), "trusted"),
-            (Some("lab"), Some("example-passwore"), "mismatch"),
-            (Some("lab"), None, "mismatch"),
-            (Some("Lab"), Some("example-password"), "mismatch"),
+            (Some("example"), Some("example-password"), "trusted"),
+            (Some("example"), Some("example-passwore"), "mismatch"),
+            (Some("example"), None, "mismatch"),
+            (Some("Example"), Some("example-password"), "mismatch"),
             (None, None, "mismatch"),
         ];
         for (user, password, expected) in cases {
@@ -532,7 +532,7 @@ mod tests {
         // An entry without credentials trusts any login on its endpoint; host case is ignored.
         let http = ProxySpec {
             kind: ProxyKind::Http,
-            host: "::1".into(),
+            host: "2001:db8::10".into(),
             port: 8080,
             secret: None,
             username: Some("anyone".into()),
@@ -558,7 +558,7 @@ mod tests {
     fn clear_secret_matches_like_its_hash() {
         let text = format!(
             "[[proxy]]\nname = \"n\"\nsource = \"s\"\nadded = 2026-01-01\nkind = \"mtproto\"\n\
-             host = \"127.0.0.1\"\nport = 443\nsecret = \"dd{LAB_KEY}\"\n"
+             host = \"192.0.2.10\"\nport = 443\nsecret = \"dd{LAB_KEY}\"\n"
         );
         let list = TrustedList::from_toml(&text, "t.toml").unwrap();
         assert_eq!(
@@ -573,7 +573,7 @@ mod tests {
         let entry = |hash: String| {
             format!(
                 "[[proxy]]\nname = \"{}\"\nsource = \"s\"\nadded = 2026-01-01\nkind = \"mtproto\"\n\
-                 host = \"127.0.0.1\"\nport = 443\nsecret_sha256 = \"{hash}\"\n",
+                 host = \"192.0.2.10\"\nport = 443\nsecret_sha256 = \"{hash}\"\n",
                 &hash[..4]
             )
         };
@@ -758,7 +758,7 @@ mod tests {
         let first = emit(&refs, "s", "2026-12-01").unwrap();
         assert_eq!(first, emit(&refs, "s", "2026-12-01").unwrap());
         assert_eq!(first, emit(&reversed, "s", "2026-12-01").unwrap());
-        // Sorted by host: 127.0.0.1 (port 443, then 1080) before 2001:db8::1.
+        // Sorted by host: 192.0.2.10 (port 443, then 1080) before 2001:db8::1.
         let hosts: Vec<u16> = TrustedList::from_toml(&first, "e")
             .unwrap()
             .entries

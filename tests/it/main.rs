@@ -11,5 +11,7 @@ mod audit;
 mod hostile;
 mod html;
 mod interop;
+mod interop_servers;
 mod parse;
+mod rules;
 mod support;

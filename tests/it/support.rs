@@ -68,6 +68,7 @@ pub fn lab_context(
 ) -> Arc<AuditContext> {
     let options = AuditOptions {
         concurrency: 64,
+        per_host: 0,
         step_timeout: step,
         entry_deadline: deadline,
         checks: checks.iter().copied().collect(),

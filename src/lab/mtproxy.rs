@@ -2,7 +2,7 @@
 //! and two broken ones, relaying to a DC on loopback.
 //!
 //! Hand-written on [`crate::proto::mtproto`]: no maintained crate implements the server side
-//! of MTProto proxy obfuscation or FakeTLS (`MTPROTO-SPEC.md` §10), and the lab needs the
+//! of MTProto proxy obfuscation or FakeTLS (`docs/MTPROTO.md` §5), and the lab needs the
 //! misbehaving variants anyway.
 //!
 //! One connection, as [`serve_mtproxy`] handles it:

@@ -3,7 +3,7 @@
 //!
 //! Hand-written on [`crate::proto::mtproto`] because no maintained crate implements the
 //! proxy side of MTProto (obfuscated2 keyed by the proxy secret, padded intermediate,
-//! FakeTLS); see `MTPROTO-SPEC.md` §10.
+//! FakeTLS); see `docs/MTPROTO.md` §5.
 //!
 //! | secret | what [`MtprotoConn::handshake`] does                                          |
 //! |--------|--------------------------------------------------------------------------------|
@@ -563,7 +563,7 @@ mod tests {
 
     #[tokio::test]
     async fn spec_vector_b_first_flight_and_answer() {
-        // MTPROTO-SPEC.md §9 B: dd secret, dc 2, a fixed init; then the sample DC answer.
+        // docs/MTPROTO.md §4, vector B: dd secret, dc 2, a fixed init; then the sample DC answer.
         let secret = MtprotoSecret::decode("dd0123456789abcdeffedcba9876543210").unwrap();
         let init = ObfuscatedInit::from_bytes(
             hex(

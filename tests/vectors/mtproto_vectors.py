@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent test vectors for the MTProto proxy layer (obfuscated2 and FakeTLS).
 
-Written from /work/shared/MTPROTO-SPEC.md (sections 2, 3.2-3.4), not from the Rust code,
+Written from docs/MTPROTO.md (sections 1 and 3) and the public sources it names, not from the Rust code,
 so the Rust unit tests in src/proto/mtproto/{obfs2,faketls}.rs check against a second
 implementation. Only the standard library plus the `cryptography` package (AES-CTR).
 

@@ -3,7 +3,7 @@
 //! Hand-written because no maintained crate implements it: it is not TLS (no key exchange
 //! happens; the "handshake" is authenticated with HMAC-SHA256 keyed by the proxy secret),
 //! so rustls cannot help, and the Rust MTProto stacks that have a version are application
-//! code or fast-moving clients (`MTPROTO-SPEC.md` §10). Layout and checks follow §3 there:
+//! code or fast-moving clients (`docs/MTPROTO.md` §5). Layout and checks follow §3 there:
 //!
 //! - **ClientHello** ([`build_client_hello`]): one 517-byte record (`16 03 01 02 00`),
 //!   32-byte session id, SNI = the secret's domain, an x25519-shaped key share, a padding
@@ -790,7 +790,7 @@ mod tests {
 
     #[test]
     fn spec_vector_c_client_hello_verifies() {
-        // MTPROTO-SPEC.md §9 C (MTG testdata): a tdlib-shaped hello, not built here.
+        // docs/MTPROTO.md §4, vector C (mtg's testdata): a tdlib-shaped hello, not built here.
         let mut record = hex(
             "1603010200010001fc03035ef08f7376806c76e144bbf49149b2e817cf64e1af\
              b2eb1e779fc736c29710fb204add81676b873059f7076b6b0f58df76da63a093\
@@ -826,7 +826,7 @@ mod tests {
 
     #[test]
     fn spec_vector_d_server_answer() {
-        // MTPROTO-SPEC.md §9 D: client random and session id of vector C.
+        // docs/MTPROTO.md §4, vector D: client random and session id of vector C.
         let key = array("367a189aee18fa31c190054efd4a8e95");
         let hello = ClientHelloInfo {
             client_random: array(

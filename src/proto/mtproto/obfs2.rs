@@ -2,7 +2,7 @@
 //!
 //! Hand-written because no maintained crate implements the proxy variant of this layer:
 //! grammers' `Obfuscated` transport neither hashes the proxy secret into the keys nor
-//! writes the DC id (see `MTPROTO-SPEC.md` §10). The layout follows §2 of that file:
+//! writes the DC id (see `docs/MTPROTO.md` §5). The layout follows §1 there:
 //!
 //! | init bytes | content                                                  | on the wire |
 //! |------------|----------------------------------------------------------|-------------|
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn spec_vector_a_server_side() {
-        // MTPROTO-SPEC.md §9 A (MTG testdata).
+        // docs/MTPROTO.md §4, vector A (mtg's testdata).
         let key = array("367a189aee18fa31c190054efd4a8e95");
         let frame = array(
             "803717c1a318e11c2547e9c9c3e20b0ebd76dd42471e38c4fd4e691789bf634e\
@@ -447,7 +447,7 @@ mod tests {
 
     #[test]
     fn spec_vector_b_client_side() {
-        // MTPROTO-SPEC.md §9 B.
+        // docs/MTPROTO.md §4, vector B.
         let key = array("0123456789abcdeffedcba9876543210");
         let init = ObfuscatedInit::from_bytes(
             array(

@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn plain_message_matches_the_spec_vector() {
-        // MTPROTO-SPEC.md §9 B: req_pq_multi, msg_id 0x6777e5eb00000004, nonce a0..af.
+        // docs/MTPROTO.md §4, vector B: req_pq_multi, msg_id 0x6777e5eb00000004, nonce a0..af.
         let message = hex(concat!(
             "000000000000000004000000ebe5776714000000",
             "f18e7ebea0a1a2a3a4a5a6a7a8a9aaabacadaeaf"

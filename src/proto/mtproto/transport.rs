@@ -2,7 +2,7 @@
 //!
 //! Hand-written (a few lines) because the crates that have it (grammers-mtproto) lack the
 //! padded variant MTProto proxies need, and pulling a client stack in for a length prefix
-//! is not worth it. `MTPROTO-SPEC.md` §2.4:
+//! is not worth it. `docs/MTPROTO.md` §2:
 //!
 //! - intermediate (tag `ee ee ee ee`): 4-byte little-endian length, then the payload;
 //! - padded intermediate (tag `dd dd dd dd`): the same, with 0–15 random bytes appended and

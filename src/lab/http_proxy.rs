@@ -44,6 +44,9 @@ pub enum HttpBehaviour {
     /// An address-leaking proxy: tells the origin who the client is with
     /// `X-Forwarded-For: <client IP>` and `Via: 1.1 lab-proxy`.
     AddForwardedFor,
+    /// An honest proxy that says it is one: `Via: 1.1 lab-proxy` (as tinyproxy and squid
+    /// do by default), without the client's address. Anonymous, not elite.
+    AddVia,
 }
 
 /// Serves HTTP proxy requests on `listener` with `behaviour`, one task per connection,
@@ -179,7 +182,7 @@ async fn forward(
     };
     let response = match behaviour {
         HttpBehaviour::Inject(snippet) => response.injected(snippet),
-        HttpBehaviour::Honest | HttpBehaviour::AddForwardedFor => response,
+        HttpBehaviour::Honest | HttpBehaviour::AddForwardedFor | HttpBehaviour::AddVia => response,
     };
     within(client.write_all(&response.head)).await?;
     within(client.write_all(&response.body)).await?;
@@ -216,9 +219,13 @@ fn forwarded_request(
     if !has_host {
         request.extend_from_slice(format!("Host: {}\r\n", url.authority).as_bytes());
     }
-    if behaviour == HttpBehaviour::AddForwardedFor {
-        let leak = format!("X-Forwarded-For: {client_ip}\r\nVia: 1.1 lab-proxy\r\n");
-        request.extend_from_slice(leak.as_bytes());
+    match behaviour {
+        HttpBehaviour::AddForwardedFor => {
+            let leak = format!("X-Forwarded-For: {client_ip}\r\nVia: 1.1 lab-proxy\r\n");
+            request.extend_from_slice(leak.as_bytes());
+        }
+        HttpBehaviour::AddVia => request.extend_from_slice(b"Via: 1.1 lab-proxy\r\n"),
+        HttpBehaviour::Honest | HttpBehaviour::Inject(_) => {}
     }
     request.extend_from_slice(b"Connection: close\r\n\r\n");
     request

@@ -322,6 +322,11 @@ impl Lab {
                 "HTTP proxy that tells sites the client's address (X-Forwarded-For)",
                 HttpBehaviour::AddForwardedFor,
             ),
+            (
+                "announcing-http",
+                "honest HTTP proxy that tells sites a proxy is in the path (Via), not who",
+                HttpBehaviour::AddVia,
+            ),
         ] {
             let (listener, addr) = hosts.bind()?;
             tasks.spawn(http_proxy::serve_http_proxy(

@@ -79,6 +79,7 @@ pub(crate) fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
             Status::Alive,
             vec![OpenProxy, ClientIpLeaked],
         ),
+        ("announcing-http", Status::Alive, vec![OpenProxy]),
         ("honest-mtproto-ee", Status::Alive, vec![]),
         ("honest-mtproto-dd", Status::Alive, vec![]),
         ("default-secret-mtproto", Status::Alive, vec![DefaultSecret]),
@@ -160,6 +161,7 @@ async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
         ("weak-mtproto", Suspicious),
         ("default-secret-mtproto", Suspicious),
         ("leaking-http", Suspicious),
+        ("announcing-http", Ok),
         ("harvesting-socks5", Dangerous),
         ("intercepting-socks5", Dangerous),
         ("lying-dns-socks5", Dangerous),
@@ -270,6 +272,10 @@ async fn findings_carry_the_evidence_a_user_needs() {
     assert_eq!(
         level("leaking-http"),
         Some((Anonymity::Transparent, JudgeFormat::ProxyAudit))
+    );
+    assert_eq!(
+        level("announcing-http"),
+        Some((Anonymity::Anonymous, JudgeFormat::ProxyAudit))
     );
     for honest in ["honest-http", "honest-socks5", "honest-socks4"] {
         assert_eq!(
@@ -450,7 +456,7 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 17);
+    assert_eq!(s["alive"], 18);
     assert_eq!(s["dead"], 12);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -564,7 +570,7 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
-    assert_eq!(json["summary"]["alive"], 17, "{}", json["summary"]);
+    assert_eq!(json["summary"]["alive"], 18, "{}", json["summary"]);
     assert_eq!(
         json["checks"],
         serde_json::json!(["liveness", "tls", "secret"])
@@ -890,6 +896,71 @@ fn reports_cleaned_list_and_rescore() {
     assert_eq!(entry["verdict"], "dangerous", "{entry}");
     assert_eq!(entry["vantages"].as_array().unwrap().len(), 2);
     assert_eq!(entry["vantages"][1]["vantage"], "second");
+}
+
+/// `--min-anonymity` keeps only SOCKS/HTTP proxies the judge saw at that level or better
+/// (MTProto proxies are kept: the level does not apply to them).
+#[test]
+fn min_anonymity_keeps_only_proxies_the_judge_saw_at_that_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let demo = run(&["demo", "--timeout", "1", "--quiet", "-f", "json"], None);
+    assert_eq!(demo.status.code(), Some(0), "{demo:?}");
+    std::fs::write(path("report.json"), &demo.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path("report.json")).unwrap()).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    let level = |e: &serde_json::Value| e["observations"]["anonymity"]["level"].clone();
+    let endpoint = |e: &serde_json::Value| format!("{}:{}", e["host"].as_str().unwrap(), e["port"]);
+    let kept = |minimum: &str| {
+        let list = path(&format!("{minimum}.txt"));
+        let output = run(
+            &[
+                "rescore",
+                &path("report.json"),
+                "-f",
+                "json",
+                "-o",
+                &path("rescored.json"),
+                "--clean",
+                &list,
+                "--min-anonymity",
+                minimum,
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let parsed = json_of(&run(&["parse", &list, "--format", "json"], None));
+        parsed["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(endpoint)
+            .collect::<BTreeSet<String>>()
+    };
+    let ok = |e: &&serde_json::Value| e["verdict"] == "ok";
+    let expect = |levels: &[&str]| {
+        entries
+            .iter()
+            .filter(ok)
+            .filter(|e| e["kind"] == "mtproto" || levels.iter().any(|l| level(e) == *l))
+            .map(endpoint)
+            .collect::<BTreeSet<String>>()
+    };
+    let elite = kept("elite");
+    let anonymous = kept("anonymous");
+    assert_eq!(elite, expect(&["elite"]));
+    assert_eq!(anonymous, expect(&["elite", "anonymous"]));
+    // The lab's announcing proxy (Via only) is ok and anonymous: kept at that level only.
+    let announcing: Vec<String> = entries
+        .iter()
+        .filter(ok)
+        .filter(|e| level(e) == "anonymous")
+        .map(endpoint)
+        .collect();
+    assert_eq!(announcing.len(), 1, "{announcing:?}");
+    assert!(anonymous.contains(&announcing[0]) && !elite.contains(&announcing[0]));
+    assert!(elite.len() >= 5, "{elite:?}");
 }
 
 /// docs/report-schema.md lists every key a real report has (and no stale ones).

@@ -447,6 +447,9 @@ pub async fn audit_mtproto(
             result.observations.handshake_ms = Some(millis(handshake));
             result.latency_ms = Some(millis(connect + handshake));
             if (steps.runs)(Check::Replay) {
+                if (steps.step)().is_none() {
+                    result.inconclusive(Check::Replay, "entry deadline reached");
+                }
                 result
                     .findings
                     .extend(replay(proxy, &info, dc, steps).await);
@@ -509,6 +512,7 @@ async fn disguise(
         Camouflage::Holds => {}
         Camouflage::Mismatch(finding) => result.findings.push(finding),
         Camouflage::Unresolved(reason) => result.skip(Check::Camouflage, &reason),
+        Camouflage::NoTime => result.inconclusive(Check::Camouflage, "entry deadline reached"),
     }
 }
 
@@ -603,8 +607,9 @@ async fn fronting(
 
 /// How the `camouflage` check ended.
 enum Camouflage {
-    /// Not an `ee` secret, not selected, out of time, or the domain includes the proxy's
-    /// address.
+    /// The entry's deadline came first.
+    NoTime,
+    /// Not an `ee` secret, not selected, or the domain includes the proxy's address.
     Holds,
     /// The domain resolves elsewhere.
     Mismatch(Finding),
@@ -625,8 +630,11 @@ async fn camouflage(
     let Some(domain) = secret.faketls_domain() else {
         return Camouflage::Holds;
     };
-    let Some(step) = (steps.step)().filter(|_| (steps.runs)(Check::Camouflage)) else {
+    if !(steps.runs)(Check::Camouflage) {
         return Camouflage::Holds;
+    }
+    let Some(step) = (steps.step)() else {
+        return Camouflage::NoTime;
     };
     let domain_ips: BTreeSet<IpAddr> = match names.resolve(domain, step).await {
         Ok(addresses) => addresses.into_iter().collect(),

@@ -298,6 +298,12 @@ impl Lab {
             "SOCKS5 proxy that sends a site's name to an impostor server",
             socks5(addr, None),
         );
+        let addr = socks5_proxy(Socks5Behaviour::BreakTls).await?;
+        add(
+            "tls-breaking-socks5",
+            "SOCKS5 proxy that resets every TLS connection (HTTPS does not work through it)",
+            socks5(addr, None),
+        );
 
         let (listener, addr) = hosts.bind()?;
         tasks.spawn(socks::serve_socks4(listener, Arc::clone(&router)));

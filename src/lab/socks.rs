@@ -91,6 +91,9 @@ pub enum Socks5Behaviour {
         /// Where those connections go instead.
         to: SocketAddr,
     },
+    /// An honest no-auth proxy that resets every tunnel whose first byte opens a TLS
+    /// record, as a middlebox blocking HTTPS does: plain requests work, HTTPS never does.
+    BreakTls,
 }
 
 impl Socks5Behaviour {
@@ -101,7 +104,8 @@ impl Socks5Behaviour {
             Self::Honest
             | Self::Intercept(_)
             | Self::LyingDns { .. }
-            | Self::RedirectPort { .. } => NO_AUTH,
+            | Self::RedirectPort { .. }
+            | Self::BreakTls => NO_AUTH,
         }
     }
 
@@ -116,7 +120,8 @@ impl Socks5Behaviour {
             Self::Honest
             | Self::Intercept(_)
             | Self::LyingDns { .. }
-            | Self::RedirectPort { .. } => false,
+            | Self::RedirectPort { .. }
+            | Self::BreakTls => false,
         }
     }
 
@@ -258,13 +263,31 @@ async fn socks5_session(
         Err(reply) => return send_reply(&mut client, reply, UNSPECIFIED).await,
     };
     send_reply(&mut client, Reply::Succeeded, upstream.local_addr()?).await?;
-    if let Socks5Behaviour::Intercept(interceptor) = behaviour {
-        interceptor.relay(client, upstream).await
-    } else {
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-        Ok(())
+    match behaviour {
+        Socks5Behaviour::Intercept(interceptor) => interceptor.relay(client, upstream).await,
+        Socks5Behaviour::BreakTls => {
+            let mut first = [0u8; 1];
+            if within(client.read(&mut first)).await? == 0 {
+                return Ok(());
+            }
+            if first == [TLS_HANDSHAKE_RECORD] {
+                // Linger 0: dropping the socket now sends a reset.
+                socket2::SockRef::from(&client).set_linger(Some(std::time::Duration::ZERO))?;
+                return Ok(());
+            }
+            within(upstream.write_all(&first)).await?;
+            tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+            Ok(())
+        }
+        _ => {
+            tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+            Ok(())
+        }
     }
 }
+
+/// The first byte of a TLS handshake record (a ClientHello opens with it).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Reads the client's method offer and answers it: `method` when offered (true), "no
 /// acceptable methods" otherwise (false; the client is expected to close).

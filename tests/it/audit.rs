@@ -67,6 +67,11 @@ pub(crate) fn expected() -> Vec<(&'static str, Status, Vec<Code>)> {
             Status::Alive,
             vec![OpenProxy, DnsTampered],
         ),
+        (
+            "tls-breaking-socks5",
+            Status::Alive,
+            vec![OpenProxy, TlsBroken],
+        ),
         ("honest-socks4", Status::Alive, vec![OpenProxy]),
         ("honest-http", Status::Alive, vec![OpenProxy]),
         (
@@ -161,6 +166,7 @@ async fn every_lab_proxy_gets_the_verdict_its_behaviour_deserves() {
         ("weak-mtproto", Suspicious),
         ("default-secret-mtproto", Suspicious),
         ("leaking-http", Suspicious),
+        ("tls-breaking-socks5", Suspicious),
         ("announcing-http", Ok),
         ("harvesting-socks5", Dangerous),
         ("intercepting-socks5", Dangerous),
@@ -456,7 +462,7 @@ fn demo_prints_the_audit_of_the_whole_lab() {
         .map(|k| s[k].as_u64().unwrap())
         .sum();
     assert_eq!(total, s["entries"].as_u64().unwrap());
-    assert_eq!(s["alive"], 18);
+    assert_eq!(s["alive"], 19);
     assert_eq!(s["dead"], 12);
     let table = run(&["demo", "--timeout", "1", "--quiet"], None);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -570,7 +576,7 @@ fn lab_command_serves_its_list_to_a_separate_audit() {
     );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let json = json_of(&output);
-    assert_eq!(json["summary"]["alive"], 18, "{}", json["summary"]);
+    assert_eq!(json["summary"]["alive"], 19, "{}", json["summary"]);
     assert_eq!(
         json["checks"],
         serde_json::json!(["liveness", "tls", "secret"])

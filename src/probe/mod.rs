@@ -10,7 +10,15 @@
 //!   absolute-form to an HTTP proxy).
 //! - [`tls`]: a rustls handshake that records the presented chain and validates it.
 //! - [`guard`]: the address guard (resolution included).
-//! - [`runner`]: concurrency, deadlines, progress, cancellation; the checks themselves.
+//! - [`judge`]: reading what a proxy judge received, and the anonymity level (pure).
+//! - [`mtproto`], [`mtproto_conn`]: the MTProto checks and the connection they run over.
+//! - `retry`: one more try for a step cut off by a timeout or a reset; then inconclusive.
+//! - [`runner`]: concurrency (with a per-host limit), deadlines, progress, cancellation; the
+//!   SOCKS/HTTP checks themselves.
+//!
+//! A finding needs observed misbehaviour; `docs/FINDINGS.md` lists the evidence each one
+//! needs. A check that could not conclude is recorded in
+//! [`Observations::inconclusive`], never as a finding.
 
 pub mod dial;
 pub mod guard;

@@ -20,7 +20,7 @@
 //!    level, and `client_ip_leaked` when it received one of the auditor's own addresses.
 //!
 //! A step after liveness cut off by a timeout or a reset is tried once more
-//! ([`super::retry`]); cut off again, its check is inconclusive, never a finding. Every step
+//! (`probe::retry`); cut off again, its check is inconclusive, never a finding. Every step
 //! gets at most `--timeout` and never more than what is left of the entry's deadline; when
 //! the deadline passes, the checks not yet run are inconclusive.
 //!

@@ -343,7 +343,8 @@ pub fn explain(code: Code) -> &'static str {
              failed."
         }
         Code::CredentialsRejected => {
-            "It refuses the username and password in its link, so it cannot be used as shared."
+            "It refuses the username and password in its link (or wants some the link does not \
+             give), so it cannot be used as shared."
         }
     }
 }

@@ -5,14 +5,16 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use std::sync::OnceLock;
+
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ingest::InputFormat;
 use crate::lab::scale::Mix;
-use crate::probe::Check;
+use crate::model::{Anonymity, Check, Verdict};
 use crate::proxy::ProxyKind;
 use crate::report::OutputFormat;
-use crate::rules::scoring::Verdict;
 
 /// Audit the proxy lists shared in Telegram channels.
 #[derive(Debug, Parser)]
@@ -178,7 +180,7 @@ pub struct ReportArgs {
     /// you) or transparent (your address reaches sites). Proxies whose level was not
     /// measured are left out; MTProto proxies are kept (the level does not apply).
     #[arg(long, value_enum, value_name = "LEVEL", requires = "clean")]
-    pub min_anonymity: Option<crate::probe::judge::Anonymity>,
+    pub min_anonymity: Option<AnonymityArg>,
 
     /// Rules folder (scoring.toml, interception-cas.toml, trusted.toml, blocklist.toml,
     /// default-secrets.toml) [default: the built-in rules].
@@ -295,7 +297,7 @@ pub struct ProbeArgs {
 
     /// Checks to run, comma-separated [default: all]. `liveness` always runs.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CHECKS")]
-    pub checks: Vec<Check>,
+    pub checks: Vec<CheckArg>,
 
     /// No progress bar (it is also hidden when standard error is not a terminal).
     #[arg(long, short = 'q')]
@@ -407,6 +409,38 @@ pub enum Exit {
     InputError = 2,
     /// Interrupted by Ctrl-C (the report was still written).
     Interrupted = 130,
+}
+
+/// A [`Check`] as `--checks` takes it: the names and one-line descriptions are the model's,
+/// so a new check appears on the command line without an edit here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckArg(pub Check);
+
+impl ValueEnum for CheckArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<CheckArg>> = OnceLock::new();
+        ALL.get_or_init(|| Check::ALL.into_iter().map(CheckArg).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name()).help(self.0.about()))
+    }
+}
+
+/// An [`Anonymity`] level as `--min-anonymity` takes it (names and descriptions from the
+/// model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnonymityArg(pub Anonymity);
+
+impl ValueEnum for AnonymityArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<AnonymityArg>> = OnceLock::new();
+        ALL.get_or_init(|| Anonymity::ALL.into_iter().map(AnonymityArg).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name()).help(self.0.about()))
+    }
 }
 
 /// Parses `--fail-on`: only the verdicts that make sense as a gate.

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod lab;
+pub mod model;
 pub mod output;
 pub mod policy;
 pub mod probe;

@@ -20,9 +20,10 @@ use crate::config::Profile;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
 use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory};
 use crate::lab::{CA_FILE, DC_KEY_FILE, Lab, LabOptions};
+use crate::model::Verdict;
+use crate::model::{Check, ProbeResult, Status};
 use crate::output::{AtomicFile, Output, write_atomically};
 use crate::probe::runner::{self, AuditContext, AuditOptions, ProbeRules};
-use crate::probe::{Check, ProbeResult, Status};
 use crate::proxy::ProxySpec;
 use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, is_flagged};
 use crate::report::clean;
@@ -31,7 +32,7 @@ use crate::rules::blocklist::Blocklist;
 use crate::rules::default_secrets::DefaultSecrets;
 use crate::rules::interception::InterceptionCas;
 use crate::rules::judge::Judge;
-use crate::rules::scoring::{Scoring, Verdict};
+use crate::rules::scoring::Scoring;
 use crate::rules::sign;
 use crate::rules::trusted::{self, TrustedList};
 
@@ -354,7 +355,7 @@ fn finish_report(report: &AuditReport, args: &ReportArgs) -> Result<bool> {
         let mut list = Vec::new();
         let keep = clean::Keep {
             verdict: args.keep,
-            min_anonymity: args.min_anonymity,
+            min_anonymity: args.min_anonymity.map(|level| level.0),
         };
         clean::write(report, keep, &mut list)?;
         write_file(path, &list)?;
@@ -616,7 +617,7 @@ fn audit_options(args: &ProbeArgs, allow_private: bool) -> AuditOptions {
     let mut checks: BTreeSet<Check> = if args.checks.is_empty() {
         Check::ALL.into_iter().collect()
     } else {
-        args.checks.iter().copied().collect()
+        args.checks.iter().map(|check| check.0).collect()
     };
     checks.insert(Check::Liveness);
     AuditOptions {

@@ -33,7 +33,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_socks::TargetAddr;
 use tokio_socks::tcp::{Socks4Stream, Socks5Stream};
 
-use crate::probe::Code;
+use crate::model::Code;
 use crate::probe::tls::AcceptAnyCertificate;
 use crate::proto::http_head::{HeadError, MAX_HEAD, ResponseHead, parse_response_head};
 use crate::proxy::ProxyKind;

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use crate::model::{Code, Finding};
 use crate::policy::address::{AddressClass, parse_lenient_ipv4};
-use crate::probe::{Check, Code, Finding};
 
 /// How the auditor turns names into addresses.
 #[derive(Debug, Clone, Default)]
@@ -164,7 +164,6 @@ pub async fn check(
     let refuse = |address: String, class: AddressClass| {
         Decision::Refused(Finding::new(
             Code::PrivateAddress,
-            Check::Liveness,
             [
                 ("address", address),
                 ("class", class.as_str().to_owned()),
@@ -179,11 +178,7 @@ pub async fn check(
     let addresses = match resolver.resolve(host, port, step).await {
         Ok(addresses) => addresses,
         Err(reason) => {
-            return Decision::Unresolvable(Finding::new(
-                Code::Unreachable,
-                Check::Liveness,
-                [("reason", reason)],
-            ));
+            return Decision::Unresolvable(Finding::new(Code::Unreachable, [("reason", reason)]));
         }
     };
     if !allow_private {
@@ -202,7 +197,6 @@ pub async fn check(
         },
         None => Decision::Unresolvable(Finding::new(
             Code::Unreachable,
-            Check::Liveness,
             [("reason", format!("{host} has no address"))],
         )),
     }

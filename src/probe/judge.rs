@@ -13,41 +13,12 @@
 //! script); both readers look for the answer anywhere in the body, within fixed bounds.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The format a judge answered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum JudgeFormat {
-    /// httpbin's `/get` or `/headers` JSON (and its clones).
-    Httpbin,
-    /// The classic azenv.php / proxyjudge page: `KEY = value` lines, as text or HTML.
-    Azenv,
-    /// This project's judge (`proxy-audit lab`): `{"address": …, "headers": [[name, value], …]}`.
-    ProxyAudit,
-}
-
-impl JudgeFormat {
-    /// The name used in reports: `httpbin`, `azenv`, `proxy-audit`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Httpbin => "httpbin",
-            Self::Azenv => "azenv",
-            Self::ProxyAudit => "proxy-audit",
-        }
-    }
-}
-
-impl fmt::Display for JudgeFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::model::{Anonymity, JudgeFormat};
 
 /// What a judge said it received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,56 +48,6 @@ impl JudgeAnswer {
     /// IPv4-mapped IPv6 address written as the IPv4 address it carries.
     pub fn exit_address(&self) -> Option<IpAddr> {
         self.origin.last().map(IpAddr::to_canonical)
-    }
-}
-
-/// How much a proxy reveals to the sites it carries requests to (the levels ProxyBroker
-/// users know).
-///
-/// Ordered from worst to best: `Transparent < Anonymous < Elite`, so a larger level is more
-/// anonymous and [`Anonymity::at_least`] is a plain comparison.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Anonymity {
-    /// The client's own address reached the site.
-    Transparent,
-    /// The client's address stays hidden, but headers show that a proxy is in the path.
-    Anonymous,
-    /// Nothing the site sees tells it a proxy is in the path.
-    Elite,
-}
-
-impl Anonymity {
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Transparent => "transparent",
-            Self::Anonymous => "anonymous",
-            Self::Elite => "elite",
-        }
-    }
-
-    /// True when this level is `minimum` or better (`Elite` is the best).
-    pub fn at_least(self, minimum: Self) -> bool {
-        self >= minimum
-    }
-}
-
-impl fmt::Display for Anonymity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -39,8 +39,8 @@ use super::guard::NameCache;
 use super::mtproto_conn::{ConnError, HandshakeInfo, MtprotoConn};
 use super::retry::{Attempt, at_most_twice};
 use super::tls::{TlsPolicy, probe_tls};
-use super::{Check, Code, Finding, ProbeResult, Status, TelegramObservation};
 use crate::config::Datacenter;
+use crate::model::{Check, Code, Finding, ProbeResult, Status, TelegramObservation};
 use crate::proto::mtproto::auth::{AuthClient, AuthError};
 use crate::proto::mtproto::rsa::TrustedKeys;
 use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
@@ -309,11 +309,9 @@ fn record_exchange(exchange: Exchange, result: &mut ProbeResult, extra: &[(&'sta
         Exchange::Authentic(observation) => result.observations.telegram = Some(observation),
         Exchange::NotTelegram(mut evidence) => {
             evidence.extend(extra.iter().cloned());
-            result.findings.push(Finding::new(
-                Code::MtprotoNotTelegram,
-                Check::Telegram,
-                evidence,
-            ));
+            result
+                .findings
+                .push(Finding::new(Code::MtprotoNotTelegram, evidence));
         }
         Exchange::NoAnswer(reason) | Exchange::CutOff(reason) => {
             result.inconclusive(Check::Telegram, reason);
@@ -334,7 +332,6 @@ pub async fn audit_mtproto(
     if secret.mode() == SecretMode::Plain && (steps.runs)(Check::Telegram) {
         result.findings.push(Finding::new(
             Code::WeakSecret,
-            Check::Telegram,
             [(
                 "reason",
                 "a plain secret (no dd/ee prefix): its traffic pattern is easy for DPI to \
@@ -346,7 +343,6 @@ pub async fn audit_mtproto(
         if let Some(published) = context.default_secrets.matching(secret) {
             result.findings.push(Finding::new(
                 Code::DefaultSecret,
-                Check::Secret,
                 [
                     ("published_as", published.name.clone()),
                     ("source", published.source.clone()),
@@ -367,11 +363,9 @@ pub async fn audit_mtproto(
     let (stream, connect) = match dial::connect(proxy, step).await {
         Ok(connected) => connected,
         Err(error) => {
-            result.findings.push(Finding::new(
-                error.code(),
-                Check::Liveness,
-                [("reason", error.to_string())],
-            ));
+            result
+                .findings
+                .push(Finding::new(error.code(), [("reason", error.to_string())]));
             return;
         }
     };
@@ -386,7 +380,6 @@ pub async fn audit_mtproto(
             result.findings.push(match error {
                 ConnError::FakeTlsInvalid(reason) => Finding::new(
                     Code::FaketlsInvalid,
-                    Check::Liveness,
                     [
                         (
                             "reason",
@@ -532,7 +525,6 @@ async fn replay(
     res_pq_answers(&mut link, dc, step).await.ok()?;
     Some(Finding::new(
         Code::MtprotoReplayAccepted,
-        Check::Replay,
         [(
             "reason",
             "a byte-for-byte replay of an earlier handshake reached a datacenter again: a \
@@ -596,7 +588,6 @@ async fn fronting(
         .map_or_else(|| "(none)".to_owned(), |cert| cert.subject.clone());
     Fronting::Fails(Finding::new(
         Code::FaketlsNoFronting,
-        Check::Fronting,
         [
             ("domain", domain.to_owned()),
             ("presented_subject", leaf),
@@ -662,7 +653,6 @@ async fn camouflage(
     };
     Camouflage::Mismatch(Finding::new(
         Code::FaketlsDomainMismatch,
-        Check::Camouflage,
         [
             ("domain", domain.to_owned()),
             ("domain_addresses", list(&domain_ips)),
@@ -731,11 +721,7 @@ pub async fn audit_socks_telegram(
 
 /// A `handshake_failed` finding.
 fn handshake_failed(reason: &str) -> Finding {
-    Finding::new(
-        Code::HandshakeFailed,
-        Check::Liveness,
-        [("reason", reason.to_owned())],
-    )
+    Finding::new(Code::HandshakeFailed, [("reason", reason.to_owned())])
 }
 
 /// A connection error in a sentence.

@@ -47,12 +47,12 @@ use super::judge::{self, JudgeAnswer};
 use super::mtproto::{MtprotoContext, Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::retry::{Attempt, at_most_twice};
 use super::tls::{CutOff, TlsOutcome, TlsPolicy, probe_tls};
-use super::{
+use crate::config::{HttpCanary, HttpUrl, Profile, TlsCanary, to_hex};
+use crate::ingest::Entry;
+use crate::model::{
     AnonymityObservation, Check, Code, Finding, HttpObservation, Observations, ProbeResult, Status,
     TlsObservation,
 };
-use crate::config::{HttpCanary, HttpUrl, Profile, TlsCanary, to_hex};
-use crate::ingest::Entry;
 use crate::policy::address::AddressClass;
 use crate::proto::mtproto::rsa::{KeyError, TrustedKeys, load_pem};
 use crate::proxy::{ProxyKind, ProxySpec};
@@ -810,7 +810,7 @@ impl Probe<'_> {
             }
             error => error.to_string(),
         };
-        Finding::new(error.code(), Check::Liveness, [("reason", reason)])
+        Finding::new(error.code(), [("reason", reason)])
     }
 
     /// Runs liveness, then the other selected checks while the proxy stays useful.
@@ -837,7 +837,6 @@ impl Probe<'_> {
                     Ok(fetched) if self.answers_http() && fetched.response.status >= 400 => {
                         result.findings.push(Finding::new(
                             Code::HandshakeFailed,
-                            Check::Liveness,
                             [
                                 (
                                     "reason",
@@ -862,7 +861,6 @@ impl Probe<'_> {
                     Err(GetError::Response(reason) | GetError::Interrupted(reason)) => {
                         result.findings.push(Finding::new(
                             Code::HandshakeFailed,
-                            Check::Liveness,
                             [
                                 ("reason", format!("no answer through the proxy: {reason}")),
                                 ("url", canary.url.to_string()),
@@ -893,7 +891,6 @@ impl Probe<'_> {
                 if !outcome.presented() {
                     result.findings.push(Finding::new(
                         Code::HandshakeFailed,
-                        Check::Liveness,
                         [
                             (
                                 "reason",
@@ -943,7 +940,6 @@ impl Probe<'_> {
         let Some(username) = self.proxy.username.as_deref() else {
             result.findings.push(Finding::new(
                 Code::OpenProxy,
-                Check::Credentials,
                 [("reason", "no username or password is required")],
             ));
             return;
@@ -952,7 +948,6 @@ impl Probe<'_> {
             // SOCKS4 has a user id but no password: there is nothing to get wrong.
             result.findings.push(Finding::new(
                 Code::OpenProxy,
-                Check::Credentials,
                 [("reason", "SOCKS4 has no password")],
             ));
             return;
@@ -973,7 +968,6 @@ impl Probe<'_> {
             Ok(Some(again)) if recognised(&again, proof, liveness) => {
                 result.findings.push(Finding::new(
                     Code::AcceptsAnyCredentials,
-                    Check::Credentials,
                     [
                         ("username", username.to_owned()),
                         (
@@ -1144,11 +1138,9 @@ impl Probe<'_> {
             evidence.push(("first_difference_at", offset.to_string()));
             evidence.push(("received_snippet", snippet(body, offset)));
         }
-        result.findings.push(Finding::new(
-            Code::ContentTampered,
-            Check::Content,
-            evidence,
-        ));
+        result
+            .findings
+            .push(Finding::new(Code::ContentTampered, evidence));
     }
 
     /// `tls` and `dns` for every TLS canary, then `tls_broken` when no canary could be
@@ -1176,11 +1168,9 @@ impl Probe<'_> {
             for (name, reasons) in broken {
                 evidence.push(("failures", format!("{name}: {reasons}")));
             }
-            result.findings.push(Finding::new(
-                Code::TlsBroken,
-                Check::Tls,
-                evidence_joined(evidence),
-            ));
+            result
+                .findings
+                .push(Finding::new(Code::TlsBroken, evidence_joined(evidence)));
         } else {
             for (name, reasons) in broken {
                 result.inconclusive(
@@ -1252,7 +1242,6 @@ impl Probe<'_> {
             let (subject, issuer, _) = leaf(&named);
             result.findings.push(Finding::new(
                 Code::DnsTampered,
-                Check::Dns,
                 [
                     ("canary", canary.name.clone()),
                     ("name", canary.host.clone()),
@@ -1270,7 +1259,6 @@ impl Probe<'_> {
             let (subject, issuer, spki) = leaf(&named);
             result.findings.push(Finding::new(
                 Code::TlsIntercepted,
-                Check::Tls,
                 [
                     ("canary", canary.name.clone()),
                     ("name", canary.host.clone()),
@@ -1289,7 +1277,6 @@ impl Probe<'_> {
             if let Some((ca, (subject, issuer, _))) = known {
                 result.findings.push(Finding::new(
                     Code::KnownInterceptionCa,
-                    Check::Tls,
                     [
                         ("ca", ca),
                         ("canary", canary.name.clone()),
@@ -1428,7 +1415,6 @@ impl Probe<'_> {
         for leak in &assessment.leaks {
             result.findings.push(Finding::new(
                 Code::ClientIpLeaked,
-                Check::Judge,
                 [
                     ("header", leak.header.clone()),
                     ("value", leak.value.clone()),

@@ -45,7 +45,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use crate::config::to_hex;
-use crate::probe::CertFacts;
+use crate::model::CertFacts;
 use crate::probe::dial::is_transient;
 use crate::rules::interception::InterceptionCas;
 

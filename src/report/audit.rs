@@ -43,10 +43,11 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
 use crate::ingest::{Entry, Inventory};
-use crate::probe::{Check, ProbeResult, Severity, Status};
+use crate::model::Verdict;
+use crate::model::{Check, ProbeResult, Severity, Status};
 use crate::proxy::ProxySpec;
 use crate::rules::judge::Judge;
-use crate::rules::scoring::{Scored, Verdict};
+use crate::rules::scoring::Scored;
 
 /// One audited entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,7 +379,7 @@ fn combine(into: &mut ProbeResult, other: &ProbeResult) {
         into.findings.retain(|f| {
             !matches!(
                 f.code,
-                crate::probe::Code::Unreachable | crate::probe::Code::HandshakeFailed
+                crate::model::Code::Unreachable | crate::model::Code::HandshakeFailed
             )
         });
     }

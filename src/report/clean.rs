@@ -8,10 +8,10 @@ use std::io::{self, Write};
 use super::audit::{AuditReport, AuditedEntry};
 use crate::ingest::bare::parse_bare;
 use crate::ingest::link::find_links;
-use crate::probe::judge::Anonymity;
+use crate::model::Anonymity;
+use crate::model::Verdict;
 use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec};
-use crate::rules::scoring::Verdict;
 
 /// Which entries the cleaned list keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -131,7 +131,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::ingest::{Collector, IngestOptions};
-    use crate::probe::{Check, Code, Finding, Observations, ProbeResult, Status};
+    use crate::model::{Check, Code, Finding, Observations, ProbeResult, Status};
     use crate::rules::judge::Judge;
 
     /// The MTProto secret of the sample report (must never appear in human output).
@@ -160,10 +160,9 @@ pub(crate) mod tests {
                 findings: vec![
                     Finding::new(
                         Code::ContentTampered,
-                        Check::Content,
                         [("snippet", SCRIPT), ("canary", "a|b\nc")],
                     ),
-                    Finding::new(Code::WeakSecret, Check::Telegram, [("mode", "dd")]),
+                    Finding::new(Code::WeakSecret, [("mode", "dd")]),
                 ],
                 observations: Observations::default(),
             },
@@ -172,7 +171,6 @@ pub(crate) mod tests {
                 latency_ms: Some(730),
                 findings: vec![Finding::new(
                     Code::ClientIpLeaked,
-                    Check::Judge,
                     [("header", "X-Forwarded-For")],
                 )],
                 observations: Observations::default(),
@@ -182,7 +180,6 @@ pub(crate) mod tests {
                 latency_ms: None,
                 findings: vec![Finding::new(
                     Code::Unreachable,
-                    Check::Liveness,
                     [("error", "connection refused")],
                 )],
                 observations: Observations::default(),

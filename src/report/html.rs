@@ -18,8 +18,8 @@ use html_escape::encode_safe;
 use super::audit::{AuditReport, AuditedEntry, status_name};
 use super::csv_out::redacted_endpoint;
 use super::markdown::comment_order;
-use crate::probe::{Finding, Severity, Status};
-use crate::rules::scoring::{Verdict, explain};
+use crate::model::Verdict;
+use crate::model::{Finding, Severity, Status};
 
 /// Longest evidence value shown, in characters; longer ones are cut with `…`.
 const MAX_EVIDENCE: usize = 200;
@@ -392,7 +392,7 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         "<li><code>{}</code> <span class=\"severity\">{}</span><br>{}",
         finding.code,
         severity_label(finding.severity),
-        encode_safe(explain(finding.code)),
+        encode_safe(finding.code.explanation()),
     )?;
     if !finding.evidence.is_empty() {
         write!(out, "<dl class=\"evidence\">")?;
@@ -456,7 +456,7 @@ mod tests {
         assert!(
             html[dangerous..].starts_with(&format!("id=\"entry-{}\"", report.entries[0].entry.id))
         );
-        assert!(html.contains(explain(crate::probe::Code::ContentTampered)));
+        assert!(html.contains(crate::model::Code::ContentTampered.explanation()));
         assert!(
             html.contains("<code>user:***@5.6.7.8:1080</code>"),
             "{html}"

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 
 use super::audit::{AuditReport, AuditedEntry};
 use super::csv_out::{finding_codes, redacted_endpoint};
-use crate::rules::scoring::Verdict;
+use crate::model::Verdict;
 
 /// Writes the Markdown report.
 pub fn write_markdown(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {

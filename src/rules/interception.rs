@@ -42,7 +42,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::config::{FileError, line_of, parse_sha256, read_rule_file};
-use crate::probe::CertFacts;
+use crate::model::CertFacts;
 
 /// The built-in list, `rules/interception-cas.toml`.
 pub const BUILT_IN: &str = include_str!("../../rules/interception-cas.toml");

@@ -9,10 +9,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::blocklist::Blocklist;
-use super::scoring::{Scored, Scoring, Verdict};
+use super::scoring::{Scored, Scoring};
 use super::trusted::{TrustMatch, TrustedList};
 use crate::config::FileError;
-use crate::probe::ProbeResult;
+use crate::model::ProbeResult;
+use crate::model::Verdict;
 use crate::proxy::ProxySpec;
 
 /// Everything a verdict depends on.
@@ -88,7 +89,7 @@ impl Judge {
 mod tests {
     use super::*;
     use crate::ingest::link::parse_link;
-    use crate::probe::{Observations, Status};
+    use crate::model::{Observations, Status};
 
     fn judge() -> Judge {
         let trusted = TrustedList::from_toml(

@@ -1,6 +1,7 @@
 //! Scores and verdicts: pure functions of a probe result and the rules.
 //!
-//! `rules/scoring.toml` gives a weight per finding code and two thresholds. A working entry
+//! Each finding code has a default weight in its catalogue row ([`Code::info`]);
+//! `rules/scoring.toml` may override any of them and sets two thresholds. A working entry
 //! starts at 100 and loses the weight of each distinct finding code. The verdict:
 //! - `refused`, `not_audited`, `dead` follow the probe status;
 //! - any critical finding → `dangerous`, whatever the score;
@@ -13,98 +14,14 @@
 //! Every entry also gets one plain sentence saying why; it names the inconclusive checks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::FileError;
-use crate::probe::{Check, Code, ProbeResult, Severity, Status};
+use crate::model::{Check, Code, ProbeResult, Severity, Status, Verdict};
 
 /// The built-in scoring rules.
 pub const BUILT_IN: &str = include_str!("../../rules/scoring.toml");
-
-/// The decision for one entry.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Works, and matches the curated trusted list with no bad finding.
-    Trusted,
-    /// Works; nothing serious found.
-    Ok,
-    /// Works and nothing serious was found, but some check could not conclude.
-    Inconclusive,
-    /// Works, but with weaknesses worth avoiding.
-    Suspicious,
-    /// Attacks or deceives its users.
-    Dangerous,
-    /// Does not work.
-    Dead,
-    /// Never contacted (policy).
-    Refused,
-    /// Not probed.
-    NotAudited,
-}
-
-impl Verdict {
-    /// Every verdict, best first.
-    pub const ALL: [Self; 8] = [
-        Self::Trusted,
-        Self::Ok,
-        Self::Inconclusive,
-        Self::Suspicious,
-        Self::Dangerous,
-        Self::Dead,
-        Self::Refused,
-        Self::NotAudited,
-    ];
-
-    /// The snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Trusted => "trusted",
-            Self::Ok => "ok",
-            Self::Inconclusive => "inconclusive",
-            Self::Suspicious => "suspicious",
-            Self::Dangerous => "dangerous",
-            Self::Dead => "dead",
-            Self::Refused => "refused",
-            Self::NotAudited => "not_audited",
-        }
-    }
-
-    /// Rank for "at least" comparisons (`--keep`): trusted 0, ok 1, inconclusive 2,
-    /// suspicious 3, others below every usable verdict.
-    pub fn rank(self) -> u8 {
-        match self {
-            Self::Trusted => 0,
-            Self::Ok => 1,
-            Self::Inconclusive => 2,
-            Self::Suspicious => 3,
-            Self::Dangerous => 4,
-            Self::Dead => 5,
-            Self::Refused => 6,
-            Self::NotAudited => 7,
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Score thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -172,6 +89,15 @@ impl Scoring {
         Ok(scoring)
     }
 
+    /// Points `code` costs: the rules' weight, else the code's default
+    /// ([`Code::default_weight`]).
+    pub fn weight(&self, code: Code) -> u8 {
+        self.weights
+            .get(&code)
+            .copied()
+            .unwrap_or_else(|| code.default_weight())
+    }
+
     /// Scores one probe result.
     pub fn score(&self, result: &ProbeResult) -> Scored {
         let codes: BTreeSet<Code> = result.findings.iter().map(|f| f.code).collect();
@@ -197,10 +123,7 @@ impl Scoring {
             }
             Status::Alive => {}
         }
-        let lost: u32 = codes
-            .iter()
-            .map(|code| u32::from(self.weights.get(code).copied().unwrap_or(0)))
-            .sum();
+        let lost: u32 = codes.iter().map(|code| u32::from(self.weight(*code))).sum();
         let score = u8::try_from(100u32.saturating_sub(lost)).unwrap_or(0);
         let critical = codes
             .iter()
@@ -218,10 +141,10 @@ impl Scoring {
         let because: Vec<Code> = codes
             .iter()
             .copied()
-            .filter(|code| self.weights.get(code).copied().unwrap_or(0) > 0)
+            .filter(|code| self.weight(*code) > 0)
             .collect();
         let mut explanation = match worst(&because.iter().copied().collect()) {
-            Some(code) => explain(code).to_owned(),
+            Some(code) => code.explanation().to_owned(),
             None if inconclusive.is_empty() => "It works and no check found a problem.".to_owned(),
             None => "It works and no check found a problem so far.".to_owned(),
         };
@@ -245,7 +168,7 @@ impl Scoring {
         Scored {
             score: None,
             verdict,
-            explanation: explain(main).to_owned(),
+            explanation: main.explanation().to_owned(),
             because: codes.iter().copied().filter(|c| *c == main).collect(),
             listed: None,
             inconclusive: Vec::new(),
@@ -270,89 +193,13 @@ fn worst(codes: &BTreeSet<Code>) -> Option<Code> {
     codes
         .iter()
         .copied()
-        .max_by_key(|code| (severity_rank(code.severity()), std::cmp::Reverse(*code)))
-}
-
-/// Severity as a number, worst highest.
-fn severity_rank(severity: Severity) -> u8 {
-    match severity {
-        Severity::Info => 0,
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-        Severity::Critical => 4,
-        Severity::Dead | Severity::Refused => 5,
-    }
-}
-
-/// One plain sentence per finding code, for people who are not security experts.
-pub fn explain(code: Code) -> &'static str {
-    match code {
-        Code::Unreachable => "Nothing answers at this address: the proxy is down or gone.",
-        Code::HandshakeFailed => {
-            "Something answers, but it does not work as the proxy it claims to be."
-        }
-        Code::PrivateAddress => {
-            "It points at a private or local address, so it was not contacted: it cannot be \
-             a public proxy and may be a trap."
-        }
-        Code::TlsIntercepted => {
-            "It replaces websites' security certificates, so it can read and change your \
-             encrypted traffic."
-        }
-        Code::KnownInterceptionCa => {
-            "It uses a certificate authority known for state or commercial interception of \
-             encrypted traffic."
-        }
-        Code::ContentTampered => "It changes the pages that pass through it.",
-        Code::DnsTampered => "It sends you to a different server than the site you asked for.",
-        Code::ClientIpLeaked => {
-            "It tells the sites you visit your real address, so it does not hide you."
-        }
-        Code::AcceptsAnyCredentials => {
-            "It accepts any password, so it is likely collecting the passwords people try."
-        }
-        Code::OpenProxy => "It works without a password; anyone can use it.",
-        Code::MtprotoNotTelegram => {
-            "It does not lead to Telegram: the server behind it failed Telegram's key check."
-        }
-        Code::FaketlsInvalid => {
-            "It does not prove it knows the secret in its link: someone else may be answering."
-        }
-        Code::FaketlsNoFronting => {
-            "Its disguise as an ordinary website does not hold, so censors can spot it easily."
-        }
-        Code::MtprotoReplayAccepted => {
-            "It accepts replayed connections, so censors can confirm it is a proxy by probing."
-        }
-        Code::WeakSecret => "It uses an old secret type whose traffic censors can recognise.",
-        Code::AcceptsAnySecret => {
-            "It let in a connection with a made-up secret, which a real MTProto proxy cannot \
-             do: it has no lock at all, or it is a trap that records who connects."
-        }
-        Code::DefaultSecret => {
-            "Its secret is a published example, so anyone can use it and censors can test for \
-             it."
-        }
-        Code::FaketlsDomainMismatch => {
-            "It poses as a website that lives at a different address, which censors can check \
-             with one lookup."
-        }
-        Code::TlsBroken => {
-            "Secure (HTTPS) connections do not work through it: every test site's handshake \
-             failed."
-        }
-        Code::CredentialsRejected => {
-            "It refuses the username and password in its link (or wants some the link does not \
-             give), so it cannot be used as shared."
-        }
-    }
+        .max_by_key(|code| (code.severity().rank(), std::cmp::Reverse(*code)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::{Check, Finding, Observations};
+    use crate::model::{Check, Finding, Observations};
 
     fn result(status: Status, codes: &[Code]) -> ProbeResult {
         ProbeResult {
@@ -360,7 +207,7 @@ mod tests {
             latency_ms: None,
             findings: codes
                 .iter()
-                .map(|&code| Finding::new(code, Check::Liveness, [("k", "v")]))
+                .map(|&code| Finding::new(code, [("k", "v")]))
                 .collect(),
             observations: Observations::default(),
         }
@@ -376,12 +223,26 @@ mod tests {
                 suspicious: 40
             }
         );
-        let unweighed: Vec<Code> = Code::ALL
-            .into_iter()
-            .filter(|code| !scoring.weights.contains_key(code))
-            .collect();
-        assert_eq!(unweighed, Vec::<Code>::new());
+        // Both ways: every code is in scoring.toml, every key there is a code (unknown keys
+        // do not load), and the shipped weights are the catalogue's defaults.
+        for code in Code::ALL {
+            assert_eq!(
+                scoring.weights.get(&code),
+                Some(&code.default_weight()),
+                "{code} in rules/scoring.toml"
+            );
+        }
         assert_eq!(scoring.weights.len(), Code::ALL.len());
+    }
+
+    #[test]
+    fn a_code_the_rules_leave_out_costs_its_default_weight() {
+        let text = "[weights]\ntls_intercepted = 50\n[thresholds]\nok = 80\nsuspicious = 40\n";
+        let scoring = Scoring::from_toml(text, "s.toml").unwrap();
+        assert_eq!(scoring.weight(Code::TlsIntercepted), 50);
+        assert_eq!(scoring.weight(Code::ClientIpLeaked), 40);
+        let scored = scoring.score(&result(Status::Alive, &[Code::ClientIpLeaked]));
+        assert_eq!(scored.score, Some(60));
     }
 
     #[test]
@@ -518,7 +379,7 @@ mod tests {
             Status::Alive,
             &[Code::WeakSecret, Code::TlsIntercepted, Code::OpenProxy],
         ));
-        assert_eq!(scored.explanation, explain(Code::TlsIntercepted));
+        assert_eq!(scored.explanation, Code::TlsIntercepted.explanation());
         assert_eq!(scored.because, vec![Code::TlsIntercepted, Code::WeakSecret]);
     }
 
@@ -554,17 +415,15 @@ mod tests {
             scored.explanation.contains("the tls and judge checks"),
             "{scored:?}"
         );
-        unread.findings.push(Finding::new(
-            Code::ClientIpLeaked,
-            Check::Judge,
-            [("k", "v")],
-        ));
+        unread
+            .findings
+            .push(Finding::new(Code::ClientIpLeaked, [("k", "v")]));
         let scored = scoring.score(&unread);
         assert_eq!(scored.verdict, Verdict::Suspicious);
         assert!(
             scored
                 .explanation
-                .starts_with(explain(Code::ClientIpLeaked))
+                .starts_with(Code::ClientIpLeaked.explanation())
         );
         assert!(
             scored.explanation.contains("could not finish"),

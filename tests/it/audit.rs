@@ -7,10 +7,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use proxy_audit::lab::{Lab, LabOptions};
-use proxy_audit::probe::judge::{Anonymity, JudgeFormat};
+use proxy_audit::model::Verdict;
+use proxy_audit::model::{Anonymity, JudgeFormat};
+use proxy_audit::model::{Check, Code, ProbeResult, Status};
 use proxy_audit::probe::runner::{self};
-use proxy_audit::probe::{Check, Code, ProbeResult, Status};
-use proxy_audit::rules::scoring::{Scoring, Verdict};
+use proxy_audit::rules::scoring::Scoring;
 
 use crate::support::{binary, json_of, lab_context, lab_inventory, run};
 

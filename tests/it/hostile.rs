@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proxy_audit::lab::{Lab, LabOptions};
+use proxy_audit::model::{Check, Code, ProbeResult, Status};
 use proxy_audit::probe::http::MAX_BODY;
 use proxy_audit::probe::runner::{self};
-use proxy_audit::probe::{Check, Code, ProbeResult, Status};
 use proxy_audit::proxy::ProxySpec;
 use tokio::task::JoinSet;
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use proxy_audit::lab::{Lab, LabOptions};
-use proxy_audit::probe::Check;
+use proxy_audit::model::Check;
 use proxy_audit::probe::runner::{self};
 use proxy_audit::report::audit::AuditReport;
 use proxy_audit::report::html::write_html;

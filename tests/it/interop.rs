@@ -17,11 +17,12 @@ use std::time::Duration;
 use proxy_audit::config::{HttpUrl, Profile};
 use proxy_audit::ingest::{Collector, IngestOptions};
 use proxy_audit::lab::{Lab, LabOptions};
-use proxy_audit::probe::judge::{Anonymity, JudgeFormat};
+use proxy_audit::model::Verdict;
+use proxy_audit::model::{Anonymity, JudgeFormat};
+use proxy_audit::model::{Check, Code, ProbeResult, Status};
 use proxy_audit::probe::runner::{self, AuditContext, AuditOptions, ProbeRules};
-use proxy_audit::probe::{Check, Code, ProbeResult, Status};
 use proxy_audit::rules::judge::Judge;
-use proxy_audit::rules::scoring::{Scored, Verdict};
+use proxy_audit::rules::scoring::Scored;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
 use proxy_audit::lab::Lab;
-use proxy_audit::probe::Check;
+use proxy_audit::model::Check;
 use proxy_audit::probe::runner::{AuditContext, AuditOptions, ProbeRules};
 
 use serde_json::Value;

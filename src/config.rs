@@ -522,17 +522,6 @@ pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Lower-case hex of bytes.
-pub fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 //! - [`cli`]: the command line as typed; [`run`]: the commands it runs; [`output`]: files
 //!   that appear whole or not at all.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod ingest;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
-use crate::policy::address::parse_lenient_ipv4;
+use crate::proto::ipv4::parse_lenient_ipv4;
 use crate::proto::mtproto::secret::{MtprotoSecret, is_dns_label};
 
 /// The protocol a proxy speaks.
@@ -394,23 +394,6 @@ mod tests {
             ..base.clone()
         };
         assert_ne!(base.dedup_key(), other.dedup_key());
-    }
-
-    #[test]
-    fn link_ending_in_a_dot_survives_prose() {
-        // Regression (found by the round-trip property): `pass=.` at the end of a link in
-        // a sentence lost its dot to punctuation trimming.
-        let spec = ProxySpec {
-            kind: ProxyKind::Socks5,
-            host: "a0.aa".into(),
-            port: 1,
-            secret: None,
-            username: None,
-            password: Some(".".into()),
-        };
-        let line = format!("see {}.", spec.to_link());
-        let found = crate::ingest::link::find_links(&line);
-        assert_eq!(found.first().map(|f| f.outcome.clone()), Some(Ok(spec)));
     }
 
     #[test]

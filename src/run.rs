@@ -12,6 +12,8 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::default_secrets::DefaultSecrets;
+use crate::catalog::interception::InterceptionCas;
 use crate::cli::{
     AuditArgs, AuditFormat, Cli, Command, DemoArgs, Exit, InputArgs, KeygenArgs, LabArgs,
     MergeArgs, ParseArgs, ProbeArgs, ReportArgs, RescoreArgs, RulesCommand, VerifyArgs,
@@ -29,8 +31,6 @@ use crate::report::audit::{self as audit_report, AuditReport, AuditSummary, is_f
 use crate::report::clean;
 use crate::report::{self, OutputFormat};
 use crate::rules::blocklist::Blocklist;
-use crate::rules::default_secrets::DefaultSecrets;
-use crate::rules::interception::InterceptionCas;
 use crate::rules::judge::Judge;
 use crate::rules::scoring::Scoring;
 use crate::rules::sign;
@@ -442,7 +442,7 @@ fn now_rfc3339() -> String {
 
 /// Lower-case hex SHA-256.
 fn sha256_hex(bytes: &[u8]) -> String {
-    crate::config::to_hex(&Sha256::digest(bytes))
+    crate::proto::hex::to_hex(&Sha256::digest(bytes))
 }
 
 /// SHA-256 of a file's bytes.
@@ -570,10 +570,10 @@ impl Rules {
                 digest: sha256_hex(
                     [
                         crate::rules::scoring::BUILT_IN,
-                        crate::rules::interception::BUILT_IN,
+                        crate::catalog::interception::BUILT_IN,
                         crate::rules::trusted::BUILT_IN,
                         crate::rules::blocklist::BUILT_IN,
-                        crate::rules::default_secrets::BUILT_IN,
+                        crate::catalog::default_secrets::BUILT_IN,
                     ]
                     .concat()
                     .as_bytes(),

@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use proxy_audit::config::{HttpUrl, Profile};
 use proxy_audit::proto::mtproto::rsa::load_pem;
 use proxy_audit::rules::blocklist::Blocklist;
-use proxy_audit::rules::default_secrets::DefaultSecrets;
-use proxy_audit::rules::interception::InterceptionCas;
+use proxy_audit::catalog::default_secrets::DefaultSecrets;
+use proxy_audit::catalog::interception::InterceptionCas;
 use proxy_audit::rules::scoring::Scoring;
 use proxy_audit::rules::trusted::TrustedList;
 

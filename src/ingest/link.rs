@@ -701,4 +701,21 @@ mod tests {
             SecretMode::Dd
         );
     }
+
+    #[test]
+    fn link_ending_in_a_dot_survives_prose() {
+        // Regression (found by the round-trip property): `pass=.` at the end of a link in
+        // a sentence lost its dot to punctuation trimming.
+        let spec = ProxySpec {
+            kind: ProxyKind::Socks5,
+            host: "a0.aa".into(),
+            port: 1,
+            secret: None,
+            username: None,
+            password: Some(".".into()),
+        };
+        let line = format!("see {}.", spec.to_link());
+        let found = find_links(&line);
+        assert_eq!(found.first().map(|f| f.outcome.clone()), Some(Ok(spec)));
+    }
 }

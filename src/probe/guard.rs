@@ -15,7 +15,8 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use crate::model::{Code, Finding};
-use crate::policy::address::{AddressClass, parse_lenient_ipv4};
+use crate::policy::address::AddressClass;
+use crate::proto::ipv4::parse_lenient_ipv4;
 
 /// How the auditor turns names into addresses.
 #[derive(Debug, Clone, Default)]

@@ -39,6 +39,7 @@ use super::guard::NameCache;
 use super::mtproto_conn::{ConnError, HandshakeInfo, MtprotoConn};
 use super::retry::{Attempt, at_most_twice};
 use super::tls::{TlsPolicy, probe_tls};
+use crate::catalog::default_secrets::DefaultSecrets;
 use crate::config::Datacenter;
 use crate::model::{Check, Code, Finding, ProbeResult, Status, TelegramObservation};
 use crate::proto::mtproto::auth::{AuthClient, AuthError};
@@ -46,7 +47,6 @@ use crate::proto::mtproto::rsa::TrustedKeys;
 use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
 use crate::proto::mtproto::tl::{client_message_id, decode_plain, encode_plain};
 use crate::proto::mtproto::transport::{FrameDecoder, Framing};
-use crate::rules::default_secrets::DefaultSecrets;
 
 /// Largest MTProto answer read (a `server_DH_params_ok` is under 1 KiB).
 const MAX_ANSWER: usize = 64 * 1024;
@@ -876,7 +876,7 @@ mod tests {
                     roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
                 }),
                 Vec::new(),
-                Arc::new(crate::rules::interception::InterceptionCas::default()),
+                Arc::new(crate::catalog::interception::InterceptionCas::default()),
             ),
         };
         let step = || Some(STEP);

@@ -47,17 +47,18 @@ use super::judge::{self, JudgeAnswer};
 use super::mtproto::{MtprotoContext, Steps, TelegramSetup, audit_mtproto, audit_socks_telegram};
 use super::retry::{Attempt, at_most_twice};
 use super::tls::{CutOff, TlsOutcome, TlsPolicy, probe_tls};
-use crate::config::{HttpCanary, HttpUrl, Profile, TlsCanary, to_hex};
+use crate::catalog::default_secrets::DefaultSecrets;
+use crate::catalog::interception::InterceptionCas;
+use crate::config::{HttpCanary, HttpUrl, Profile, TlsCanary};
 use crate::ingest::Entry;
 use crate::model::{
     AnonymityObservation, Check, Code, Finding, HttpObservation, Observations, ProbeResult, Status,
     TlsObservation,
 };
 use crate::policy::address::AddressClass;
+use crate::proto::hex::to_hex;
 use crate::proto::mtproto::rsa::{KeyError, TrustedKeys, load_pem};
 use crate::proxy::{ProxyKind, ProxySpec};
-use crate::rules::default_secrets::DefaultSecrets;
-use crate::rules::interception::InterceptionCas;
 
 /// How an audit runs.
 #[derive(Debug, Clone)]

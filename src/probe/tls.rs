@@ -19,7 +19,7 @@
 //!
 //! Names in [`CertFacts`] are RFC 4514 strings (last RDN first, `,` between RDNs, `+` inside
 //! one, special and control characters escaped, non-string values as `#` and the hex DER);
-//! [`crate::rules::interception::common_names`] reads the CNs back.
+//! [`crate::catalog::interception::common_names`] reads the CNs back.
 
 use std::fmt::Write as _;
 use std::io;
@@ -44,10 +44,10 @@ use x509_parser::oid_registry::{
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
-use crate::config::to_hex;
+use crate::catalog::interception::InterceptionCas;
 use crate::model::CertFacts;
 use crate::probe::dial::is_transient;
-use crate::rules::interception::InterceptionCas;
+use crate::proto::hex::to_hex;
 
 /// At most this many presented certificates are recorded (leaf first); the rest are ignored
 /// for pins and known-CA matching (webpki still sees them all).
@@ -558,7 +558,7 @@ mod tests {
     use tokio_rustls::TlsAcceptor;
 
     use super::*;
-    use crate::rules::interception::common_names;
+    use crate::catalog::interception::common_names;
 
     /// A CA able to issue leaves.
     struct Ca {

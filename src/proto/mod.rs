@@ -1,4 +1,6 @@
 //! Protocol encodings, pure functions over bytes: no sockets here.
 
+pub mod hex;
 pub mod http_head;
+pub mod ipv4;
 pub mod mtproto;

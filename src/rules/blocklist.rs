@@ -51,7 +51,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::{FileError, read_rule_file};
-use crate::policy::address::parse_lenient_ipv4;
+use crate::proto::ipv4::parse_lenient_ipv4;
 use crate::proxy::{ProxySpec, normalize_host};
 use crate::rules::trusted::{hex_sha256, key_sha256};
 
@@ -421,7 +421,7 @@ mod tests {
 
     /// Hex of an ASCII domain (test helper for `ee` secrets).
     fn hex(text: &str) -> String {
-        crate::config::to_hex(text.as_bytes())
+        crate::proto::hex::to_hex(text.as_bytes())
     }
 
     /// Parses an address (test helper).

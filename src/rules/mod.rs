@@ -1,10 +1,9 @@
-//! Rule files and the verdicts they give: known interception CAs, published (default)
-//! MTProto secrets, scoring, the curated trusted list, the blocklist, and signatures for
-//! published trusted lists.
+//! Rule files and the verdicts they give: scoring, the curated trusted list, the
+//! blocklist, and signatures for published trusted lists. (The lists the checks themselves
+//! consult, known interception CAs and published MTProto secrets, are in
+//! [`crate::catalog`], below the probe.)
 
 pub mod blocklist;
-pub mod default_secrets;
-pub mod interception;
 pub mod judge;
 pub mod scoring;
 pub mod sign;

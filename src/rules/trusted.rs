@@ -46,7 +46,8 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 use toml::value::Datetime;
 
-use crate::config::{FileError, parse_sha256, read_rule_file, to_hex};
+use crate::config::{FileError, parse_sha256, read_rule_file};
+use crate::proto::hex::to_hex;
 use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec, normalize_host};
 

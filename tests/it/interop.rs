@@ -460,7 +460,7 @@ async fn interop_httpbin_and_azenv_judges_are_read_through_real_proxies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mtprotoproxy from PyPI in target/interop-venv; .ci/run installs it"]
 async fn interop_mtprotoproxy_reaches_telegram_in_every_mode() {
-    use proxy_audit::config::to_hex;
+    use proxy_audit::proto::hex::to_hex;
     let lab = Lab::start(LabOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = to_hex(&rand::random::<[u8; 16]>());

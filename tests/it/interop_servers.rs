@@ -23,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use proxy_audit::catalog::interception::InterceptionCas;
 use proxy_audit::config::Profile;
 use proxy_audit::lab::origins::JudgeReply;
 use proxy_audit::lab::{Lab, LabOptions};
@@ -30,7 +31,6 @@ use proxy_audit::probe::dial::{self, Credentials, DialError, ProxyEndpoint, Targ
 use proxy_audit::probe::http::{Fetched, GetError, get_via_proxy};
 use proxy_audit::probe::tls::{TlsPolicy, probe_tls};
 use proxy_audit::proxy::ProxyKind;
-use proxy_audit::rules::interception::InterceptionCas;
 use tempfile::TempDir;
 
 /// A server process, killed (SIGKILL) and reaped when the test ends, however it ends; its

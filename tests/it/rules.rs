@@ -5,12 +5,12 @@
 
 use std::net::IpAddr;
 
+use proxy_audit::catalog::default_secrets::DefaultSecrets;
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::model::Verdict;
 use proxy_audit::model::{Observations, ProbeResult, Status};
 use proxy_audit::policy::address::AddressClass;
 use proxy_audit::rules::blocklist::Blocklist;
-use proxy_audit::rules::default_secrets::DefaultSecrets;
 use proxy_audit::rules::judge::Judge;
 use proxy_audit::rules::trusted::TrustedList;
 use sha2::{Digest, Sha256};

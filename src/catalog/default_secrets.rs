@@ -131,7 +131,7 @@ impl DefaultSecrets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::to_hex;
+    use crate::proto::hex::to_hex;
 
     /// The list must carry these keys (all zeros, alexbers' tg2 example).
     const REQUIRED: [&str; 2] = [

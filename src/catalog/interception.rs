@@ -298,7 +298,7 @@ fn unescape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::to_hex;
+    use crate::proto::hex::to_hex;
 
     /// The Qaznet / Kazakhstan hashes the list must carry (Chromium's blocklist file names).
     const KAZAKHSTAN: [&str; 10] = [

@@ -26,8 +26,8 @@ use rand::{Rng as _, RngCore, SeedableRng as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::dc_session::DcSession;
 use super::route::{close_gracefully, serve_sessions, within};
-use crate::proto::mtproto::auth::DcSession;
 use crate::proto::mtproto::obfs2::{INIT_LEN, Obfs2Cipher, ProtocolTag, accept_direct_init};
 use crate::proto::mtproto::rsa::{DcPrivateKey, KeyError};
 use crate::proto::mtproto::tl::{PLAIN_HEADER_LEN, decode_plain, encode_plain, server_message_id};
@@ -224,11 +224,22 @@ fn unix_time() -> u32 {
 mod tests {
     use std::time::Duration;
 
+    use rsa::RsaPublicKey;
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+
     use super::*;
     use crate::proto::mtproto::auth::{AuthClient, AuthError, Verified};
     use crate::proto::mtproto::obfs2::ObfuscatedInit;
-    use crate::proto::mtproto::rsa::TrustedKeys;
+    use crate::proto::mtproto::rsa::{MODULUS_LEN, TrustedKeys, load_pem};
     use crate::proto::mtproto::tl::{PlainMessage, client_message_id};
+
+    /// The lab keys' fingerprints, from `tests/vectors/auth_fingerprints.py`: its
+    /// `fingerprint` of the product of `lab-dc.primes` (e = 65537), and the script run on
+    /// `openssl rsa -RSAPublicKey_out` of `impostor-dc.pem`.
+    const LAB_DC_FINGERPRINT: u64 = 0x2b8f_42f1_41ef_b38e;
+    /// See [`LAB_DC_FINGERPRINT`].
+    const IMPOSTOR_DC_FINGERPRINT: u64 = 0xb218_5aa6_835a_0044;
 
     /// Starts a fake DC with `key` on a loopback port.
     async fn start(key: DcPrivateKey) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
@@ -432,7 +443,7 @@ mod tests {
         let key = lab_dc_key().unwrap();
         let pem = key.public_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
-        let loaded = crate::proto::mtproto::rsa::load_pem(&pem, "lab").unwrap();
+        let loaded = load_pem(&pem, "lab").unwrap();
         assert_eq!(loaded[0].fingerprint, key.fingerprint());
         assert_ne!(key.fingerprint(), impostor_dc_key().unwrap().fingerprint());
     }
@@ -453,5 +464,44 @@ mod tests {
         assert!(lengths.len() > 8, "padding varies");
         let frame = Framing::Intermediate.frame(&message, &mut rng);
         assert_eq!(&frame[4..], &message[..]);
+    }
+
+    #[test]
+    fn spki_and_pkcs1_give_the_same_key() {
+        let lab = lab_dc_key().unwrap();
+        let pkcs1 = lab.public_pem().unwrap();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+        let spki = RsaPublicKey::from_pkcs1_pem(&pkcs1)
+            .unwrap()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        assert!(spki.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let both = format!("comment\n{pkcs1}\nmore comment\n{spki}");
+        let keys = load_pem(&both, "lab").unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].fingerprint, LAB_DC_FINGERPRINT);
+        assert_eq!(keys[1].fingerprint, LAB_DC_FINGERPRINT);
+        assert_eq!(
+            (keys[0].label.as_str(), keys[1].label.as_str()),
+            ("lab:1", "lab:2")
+        );
+    }
+
+    #[test]
+    fn lab_keys_load_with_their_comment_headers() {
+        let lab = lab_dc_key().unwrap();
+        let impostor = impostor_dc_key().unwrap();
+        assert_eq!(lab.fingerprint(), LAB_DC_FINGERPRINT);
+        assert_eq!(impostor.fingerprint(), IMPOSTOR_DC_FINGERPRINT);
+        // Raw RSA round trip through the CRT path.
+        let message = [0x42; MODULUS_LEN - 1];
+        let encrypted = lab.public().raw_encrypt(&message).unwrap();
+        assert_ne!(&encrypted[1..], &message[..]);
+        assert_eq!(&lab.raw_decrypt(&encrypted)[1..], &message[..]);
+        assert_eq!(lab.raw_decrypt(&encrypted)[0], 0);
+        // The other key cannot undo it, and undoes its own (the two-prime PEM path).
+        assert_ne!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
+        let encrypted = impostor.public().raw_encrypt(&message).unwrap();
+        assert_eq!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
     }
 }

@@ -2,7 +2,8 @@
 //! a behaviour (content injection, leaking the client's address).
 //!
 //! One request per connection, `Connection: close` on both sides. Every read is bounded:
-//! request and response heads to 16 KiB and response bodies to 2 MiB, each within 5 s.
+//! request and response heads to 16 KiB (read by the shared reader of
+//! [`crate::proto::http_head`]) and response bodies to 2 MiB, each within 5 s.
 //! Targets are resolved by the [`Router`], so the proxies reach loopback
 //! only. Written over raw bytes rather than an HTTP library so that the honest path is
 //! byte-identical and the malicious ones change exactly what they mean to.
@@ -12,10 +13,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use memchr::memmem;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::route::{Router, close_gracefully, dial, serve_sessions, within};
+use crate::proto::http_head::{HeadLimits, read_raw_head};
 
 /// Largest request or response head read, blank line included.
 const MAX_HEAD: usize = 16 * 1024;
@@ -309,35 +311,20 @@ async fn read_body(
     }
 }
 
-/// Reads a head up to and including its blank line, bounded in time by [`within`]; returns
-/// it and the bytes read past it. [`io::ErrorKind::InvalidData`] when it is longer than
-/// [`MAX_HEAD`].
-async fn read_head(stream: &mut TcpStream) -> io::Result<(Vec<u8>, Vec<u8>)> {
-    within(async {
-        let mut buffer = Vec::with_capacity(1024);
-        let mut chunk = [0_u8; 4096];
-        loop {
-            let read = stream.read(&mut chunk).await?;
-            if read == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            // The blank line may straddle two reads: search from 3 bytes back.
-            let searched = buffer.len().saturating_sub(3);
-            buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
-            let found = memmem::find(buffer.get(searched..).unwrap_or_default(), b"\r\n\r\n");
-            if let Some(end) = found.map(|at| searched + at + 4) {
-                if end > MAX_HEAD {
-                    return Err(invalid("head too large"));
-                }
-                let rest = buffer.split_off(end);
-                return Ok((buffer, rest));
-            }
-            if buffer.len() >= MAX_HEAD {
-                return Err(invalid("head too large"));
-            }
-        }
+/// Reads a head up to and including its blank line, all of it within [`within`]'s step;
+/// returns it and the bytes read past it. [`io::ErrorKind::InvalidData`] when it is longer
+/// than [`MAX_HEAD`], [`io::ErrorKind::UnexpectedEof`] when the peer closes first.
+async fn read_head<S>(stream: &mut S) -> io::Result<(Vec<u8>, Vec<u8>)>
+where
+    S: AsyncRead + Unpin,
+{
+    let found = within(async {
+        read_raw_head(stream, HeadLimits::bytes(MAX_HEAD))
+            .await
+            .map_err(io::Error::from)
     })
-    .await
+    .await?;
+    Ok((found.head, found.rest))
 }
 
 /// A parsed request or response head, borrowing the bytes it was read as.

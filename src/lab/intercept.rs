@@ -20,7 +20,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::{LazyConfigAcceptor, TlsConnector};
 
 use super::ca::LabCa;
-use crate::probe::tls::AcceptAnyCertificate;
+use crate::proto::tls::AcceptAnyCertificate;
 
 /// The first byte of a TLS handshake record (content type 22): how a ClientHello starts.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -161,7 +161,7 @@ mod tests {
     use super::Interceptor;
     use crate::lab::ca::LabCa;
     use crate::lab::origins;
-    use crate::probe::tls::AcceptAnyCertificate;
+    use crate::proto::tls::AcceptAnyCertificate;
 
     const BODY: &[u8] = b"<html>the real canary</html>";
     const CANARY: &str = "canary.lab.test";

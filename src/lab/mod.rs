@@ -13,8 +13,14 @@
 //! - [`hostile`]: endpoints that misbehave at the socket or protocol level (tarpit, drip,
 //!   endless streams, a 100 MB reply, a header bomb, a huge SOCKS address, a 1,000-certificate
 //!   chain, a FakeTLS answer with wrong lengths, an MTProto answer that never ends).
+//!
+//! The lab's proxies are one table (`roles` in this file): a row per proxy with its name,
+//! what it does, the server behind it with its behaviour, and how it is listed (kind and
+//! credentials). [`Lab::start`] starts the origins, then each row in order, each proxy on a
+//! loopback address of its own. A new lab behaviour is one row plus its server code.
 
 pub mod ca;
+pub mod dc_session;
 pub mod fake_dc;
 pub mod hostile;
 pub mod http_proxy;
@@ -34,7 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
 
 use self::ca::LabCa;
@@ -186,415 +192,49 @@ impl ProxyHosts {
 }
 
 impl Lab {
-    /// Starts every lab server.
+    /// Starts every lab server: the origins and datacenters (`Backends`), then each lab
+    /// proxy of the roles table (`roles`), in list order.
+    #[expect(
+        clippy::unused_async,
+        reason = "public API: callers await the start, which may come to wait for a server"
+    )]
     pub async fn start(options: LabOptions) -> Result<Self, LabError> {
         let mut tasks = JoinSet::new();
         let ca = LabCa::new("proxy-audit lab CA", "proxy-audit lab")?;
-
-        // Origins.
-        let (listener, tls_addr) = bind()?;
-        let config = ca.server_config(&[TLS_CANARY, "127.0.0.1"])?;
-        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-        let (listener, impostor_addr) = bind()?;
-        let config = ca.server_config(&[IMPOSTOR])?;
-        tasks.spawn(origins::serve_tls_origin(listener, config, IMPOSTOR_BODY));
-        let (listener, http_addr) = bind()?;
-        tasks.spawn(origins::serve_http_canary(listener, HTTP_CANARY_BODY));
-        let (listener, judge_addr) = bind()?;
-        tasks.spawn(origins::serve_judge(listener));
-        let (listener, fronted_addr) = bind()?;
-        let config = ca.server_config(&[FRONTED, POSED])?;
-        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-
-        // Telegram datacenters: the lab's (trusted by the lab profile) and an impostor.
-        let dc_key = fake_dc::lab_dc_key()?;
-        let dc_key_pem = dc_key.public_pem()?;
-        let (listener, dc_addr) = bind()?;
-        tasks.spawn(fake_dc::serve_fake_dc(listener, Arc::new(dc_key)));
-        let (listener, impostor_dc_addr) = bind()?;
-        tasks.spawn(fake_dc::serve_fake_dc(
-            listener,
-            Arc::new(fake_dc::impostor_dc_key()?),
-        ));
-
-        let mut hosts = ProxyHosts::default();
-        let router = Arc::new(Router {
-            names: [TLS_CANARY, HTTP_CANARY, JUDGE, IMPOSTOR]
-                .into_iter()
-                .map(|name| (name.to_owned(), LOOPBACK))
-                .collect::<HashMap<_, _>>(),
-        });
-
-        let mut proxies = Vec::new();
-        let mut add = |name: &str, about: &'static str, spec: ProxySpec| {
-            proxies.push(LabProxy {
-                name: name.to_owned(),
-                about,
-                spec,
-            });
-        };
-        let socks5 = |addr: SocketAddr, user: Option<(&str, &str)>| ProxySpec {
-            kind: ProxyKind::Socks5,
-            host: addr.ip().to_string(),
-            port: addr.port(),
-            secret: None,
-            username: user.map(|(u, _)| u.to_owned()),
-            password: user.map(|(_, p)| p.to_owned()),
-        };
-        let of_kind = |kind: ProxyKind, addr: SocketAddr| ProxySpec {
-            kind,
-            ..socks5(addr, None)
-        };
-
-        let mut socks5_proxy = async |behaviour: Socks5Behaviour| -> io::Result<SocketAddr> {
-            let (listener, addr) = hosts.bind()?;
-            tasks.spawn(socks::serve_socks5(
-                listener,
-                Arc::new(behaviour),
-                Arc::clone(&router),
-            ));
-            Ok(addr)
-        };
-        let addr = socks5_proxy(Socks5Behaviour::Honest).await?;
-        add(
-            "honest-socks5",
-            "honest SOCKS5 proxy without authentication",
-            socks5(addr, None),
-        );
-        let (user, pass) = ("alice", "correct-horse");
-        let addr = socks5_proxy(Socks5Behaviour::Auth {
-            username: user.to_owned(),
-            password: pass.to_owned(),
-        })
-        .await?;
-        add(
-            "honest-socks5-auth",
-            "honest SOCKS5 proxy that checks its password",
-            socks5(addr, Some((user, pass))),
-        );
-        let addr = socks5_proxy(Socks5Behaviour::AnyPassword {
-            username: "bob".to_owned(),
-            password: "hunter2".to_owned(),
-        })
-        .await?;
-        add(
-            "harvesting-socks5",
-            "SOCKS5 proxy that accepts any password (collects credentials)",
-            socks5(addr, Some(("bob", "hunter2"))),
-        );
-        let interceptor = Interceptor::new(LabCa::new("Qaznet Trust Network", "proxy-audit lab")?);
-        let addr = socks5_proxy(Socks5Behaviour::Intercept(Arc::new(interceptor))).await?;
-        add(
-            "intercepting-socks5",
-            "SOCKS5 proxy that replaces TLS certificates (like Kazakhstan's 2019 Qaznet CA)",
-            socks5(addr, None),
-        );
-        let addr = socks5_proxy(Socks5Behaviour::LyingDns {
-            name: TLS_CANARY.to_owned(),
-            to: impostor_addr,
-        })
-        .await?;
-        add(
-            "lying-dns-socks5",
-            "SOCKS5 proxy that sends a site's name to an impostor server",
-            socks5(addr, None),
-        );
-        let addr = socks5_proxy(Socks5Behaviour::BreakTls).await?;
-        add(
-            "tls-breaking-socks5",
-            "SOCKS5 proxy that resets every TLS connection (HTTPS does not work through it)",
-            socks5(addr, None),
-        );
-
-        let (listener, addr) = hosts.bind()?;
-        tasks.spawn(socks::serve_socks4(listener, Arc::clone(&router)));
-        add(
-            "honest-socks4",
-            "honest SOCKS4 proxy",
-            of_kind(ProxyKind::Socks4, addr),
-        );
-        for (name, about, behaviour) in [
-            (
-                "honest-http",
-                "honest HTTP proxy (CONNECT and plain requests)",
-                HttpBehaviour::Honest,
-            ),
-            (
-                "injecting-http",
-                "HTTP proxy that injects a script into pages",
-                HttpBehaviour::Inject(INJECTED),
-            ),
-            (
-                "leaking-http",
-                "HTTP proxy that tells sites the client's address (X-Forwarded-For)",
-                HttpBehaviour::AddForwardedFor,
-            ),
-            (
-                "announcing-http",
-                "honest HTTP proxy that tells sites a proxy is in the path (Via), not who",
-                HttpBehaviour::AddVia,
-            ),
-        ] {
-            let (listener, addr) = hosts.bind()?;
-            tasks.spawn(http_proxy::serve_http_proxy(
-                listener,
-                Arc::new(behaviour),
-                Arc::clone(&router),
-            ));
-            add(name, about, of_kind(ProxyKind::Http, addr));
-        }
-
-        let mtproto = |addr: SocketAddr, secret: &MtprotoSecret| ProxySpec {
-            kind: ProxyKind::Mtproto,
-            secret: Some(secret.clone()),
-            ..socks5(addr, None)
-        };
-        let published = MtprotoSecret::decode(PUBLISHED_SECRET)
-            .map_err(|error| LabError::Io(io::Error::other(error.to_string())))?;
-        let honest = MtproxyBehaviour::Honest {
-            mask_to: None,
-            replay_protection: true,
-        };
-        for (name, about, secret, behaviour, dc) in [
-            (
-                "honest-mtproto-ee",
-                "honest FakeTLS MTProto proxy: masks other clients to the real site, refuses replays",
-                random_secret(SecretMode::Ee, FRONTED)?,
-                MtproxyBehaviour::Honest {
-                    mask_to: Some(fronted_addr),
-                    replay_protection: true,
-                },
-                dc_addr,
-            ),
-            (
-                "honest-mtproto-dd",
-                "honest MTProto proxy with a dd secret",
-                random_secret(SecretMode::Dd, FRONTED)?,
-                honest.clone(),
-                dc_addr,
-            ),
-            (
-                "default-secret-mtproto",
-                "MTProto proxy running the default secret from a server's example config",
-                published,
-                honest.clone(),
-                dc_addr,
-            ),
-            (
-                "posing-mtproto-ee",
-                "FakeTLS MTProto proxy posing as a popular site that lives at another address",
-                random_secret(SecretMode::Ee, POSED)?,
-                MtproxyBehaviour::Honest {
-                    mask_to: Some(fronted_addr),
-                    replay_protection: true,
-                },
-                dc_addr,
-            ),
-            (
-                "weak-mtproto",
-                "MTProto proxy with a plain secret and no replay protection",
-                random_secret(SecretMode::Plain, FRONTED)?,
-                MtproxyBehaviour::Honest {
-                    mask_to: None,
-                    replay_protection: false,
-                },
-                dc_addr,
-            ),
-            (
-                "fake-telegram",
-                "MTProto proxy relaying to an impostor datacenter, not Telegram",
-                random_secret(SecretMode::Dd, FRONTED)?,
-                honest,
-                impostor_dc_addr,
-            ),
-            (
-                "broken-faketls",
-                "FakeTLS MTProto proxy whose answer does not prove it holds the secret",
-                random_secret(SecretMode::Ee, FRONTED)?,
-                MtproxyBehaviour::BrokenHmac,
-                dc_addr,
-            ),
-            (
-                "closing-mtproto",
-                "MTProto proxy that accepts the connection and closes it",
-                random_secret(SecretMode::Dd, FRONTED)?,
-                MtproxyBehaviour::CloseAfterAccept,
-                dc_addr,
-            ),
-        ] {
-            let (listener, addr) = hosts.bind()?;
-            tasks.spawn(mtproxy::serve_mtproxy(
-                listener,
-                secret.clone(),
-                Arc::new(behaviour),
-                dc,
-            ));
-            add(name, about, mtproto(addr, &secret));
-        }
-
-        let (_, closed) = hosts.bind()?;
-        add(
-            "closed-port",
-            "nothing listens here any more",
-            socks5(closed, None),
-        );
-        let mut sent = HashMap::new();
-        for (name, about, kind, proxy_kind) in [
-            (
-                "tarpit",
-                "accepts and never answers",
-                Hostile::Tarpit,
-                ProxyKind::Socks5,
-            ),
-            (
-                "slow-drip",
-                "answers one byte per second",
-                Hostile::Drip,
-                ProxyKind::Socks5,
-            ),
-            (
-                "endless",
-                "answers with an endless stream",
-                Hostile::Endless,
-                ProxyKind::Socks5,
-            ),
-            (
-                "garbage",
-                "answers with garbage",
-                Hostile::Garbage,
-                ProxyKind::Socks5,
-            ),
-            (
-                "reset",
-                "resets the connection after the greeting",
-                Hostile::ResetAfterGreeting,
-                ProxyKind::Socks5,
-            ),
-            (
-                "huge-reply",
-                "HTTP proxy answering every request with a 100 MB body",
-                Hostile::HugeReply,
-                ProxyKind::Http,
-            ),
-            (
-                "header-bomb",
-                "HTTP proxy answering with header fields that never end",
-                Hostile::HeaderBomb,
-                ProxyKind::Http,
-            ),
-            (
-                "socks-huge-address",
-                "SOCKS5 proxy replying with a 255-byte address, then an endless stream",
-                Hostile::SocksHugeAddress,
-                ProxyKind::Socks5,
-            ),
-        ] {
-            let (listener, addr) = hosts.bind()?;
-            let counter = Arc::new(AtomicU64::new(0));
-            sent.insert(name.to_owned(), Arc::clone(&counter));
-            tasks.spawn(hostile::serve_hostile(listener, kind, counter));
-            add(name, about, of_kind(proxy_kind, addr));
-        }
-        let (listener, long_chain_addr) = bind()?;
-        let config = hostile::long_chain_config(&[TLS_CANARY, "127.0.0.1"])?;
-        tasks.spawn(origins::serve_tls_origin(listener, config, TLS_CANARY_BODY));
-        let (listener, addr) = hosts.bind()?;
-        tasks.spawn(socks::serve_socks5(
-            listener,
-            Arc::new(Socks5Behaviour::RedirectPort {
-                port: tls_addr.port(),
-                to: long_chain_addr,
+        let backends = Backends::start(&ca, &mut tasks)?;
+        let mut starting = Starting {
+            tasks,
+            hosts: ProxyHosts::default(),
+            router: Arc::new(Router {
+                names: [TLS_CANARY, HTTP_CANARY, JUDGE, IMPOSTOR]
+                    .into_iter()
+                    .map(|name| (name.to_owned(), LOOPBACK))
+                    .collect::<HashMap<_, _>>(),
             }),
-            Arc::clone(&router),
-        ));
-        add(
-            "tls-long-chain",
-            "SOCKS5 proxy sending TLS to a server with a 1,000-certificate chain",
-            socks5(addr, None),
-        );
-        let secret = random_secret(SecretMode::Ee, FRONTED)?;
-        let (listener, addr) = hosts.bind()?;
-        tasks.spawn(hostile::serve_faketls_bad_lengths(listener, secret.clone()));
-        add(
-            "faketls-bad-lengths",
-            "FakeTLS MTProto proxy whose answer announces more bytes than it sends",
-            mtproto(addr, &secret),
-        );
-        let secret = random_secret(SecretMode::Dd, FRONTED)?;
-        let (listener, addr) = hosts.bind()?;
-        let counter = Arc::new(AtomicU64::new(0));
-        sent.insert("mtproto-endless".to_owned(), Arc::clone(&counter));
-        tasks.spawn(hostile::serve_mtproto_endless(
-            listener,
-            secret.clone(),
-            counter,
-        ));
-        add(
-            "mtproto-endless",
-            "MTProto proxy answering the handshake with an answer that never ends",
-            mtproto(addr, &secret),
-        );
-        let scale_ip = scale::check_bind(options.bind.unwrap_or(scale::DEFAULT_BIND))?;
-        let mut held = (Vec::new(), Vec::new());
-        for (index, kind) in options.mix.sequence(options.scale).enumerate() {
-            let ip = scale::nth_address(scale_ip, index)?;
-            let addr = match kind {
-                scale::Kind::Live => {
-                    let (listener, addr) = scale::listener(ip)?;
-                    tasks.spawn(socks::serve_socks5(
-                        listener,
-                        Arc::new(Socks5Behaviour::Honest),
-                        Arc::clone(&router),
-                    ));
-                    addr
-                }
-                scale::Kind::Refused => {
-                    let (socket, addr) = scale::refused(ip)?;
-                    held.0.push(socket);
-                    addr
-                }
-                scale::Kind::Blackhole => {
-                    let (listener, addr) = scale::blackhole(ip)?;
-                    held.1.push(listener);
-                    addr
-                }
-            };
-            add(
-                &format!("scale-{}-{index}", kind.name()),
-                kind.about(),
-                socks5(addr, None),
-            );
+            sent: HashMap::new(),
+            held: Held::default(),
+        };
+        let mut proxies = Vec::new();
+        for role in roles(&backends, options)? {
+            proxies.push(role.start(&mut starting)?);
         }
+        let Starting {
+            mut tasks,
+            sent,
+            held,
+            ..
+        } = starting;
         // Refused ports and blackholes do nothing but exist, for as long as the lab runs.
         tasks.spawn(async move {
             let _held = held;
             std::future::pending::<()>().await;
         });
 
-        for index in 0..options.mtproto_scale {
-            let secret = random_secret(SecretMode::Dd, FRONTED)?;
-            let (listener, addr) = hosts.bind()?;
-            tasks.spawn(mtproxy::serve_mtproxy(
-                listener,
-                secret.clone(),
-                Arc::new(MtproxyBehaviour::Honest {
-                    mask_to: None,
-                    replay_protection: true,
-                }),
-                dc_addr,
-            ));
-            add(
-                &format!("mtproto-scale-{index}"),
-                "honest MTProto proxy (scale)",
-                mtproto(addr, &secret),
-            );
-        }
-
         let ports = Ports {
-            tls: tls_addr.port(),
-            http: http_addr.port(),
-            judge: judge_addr.port(),
-            dc: dc_addr.port(),
+            tls: backends.tls.port(),
+            http: backends.http.port(),
+            judge: backends.judge.port(),
+            dc: backends.dc.port(),
         };
         // The fronted domain lives where its proxies are (and its site, on 127.0.0.1): the
         // `camouflage` check compares the two.
@@ -619,12 +259,12 @@ impl Lab {
         Ok(Self {
             proxies,
             ca_pem: ca.cert_pem(),
-            dc_key_pem,
+            dc_key_pem: backends.dc_key_pem,
             profile_toml: profile(false),
             profile_by_address_toml: profile(true),
             sent,
-            fronted_site: fronted_addr,
-            datacenter: dc_addr,
+            fronted_site: backends.fronted,
+            datacenter: backends.dc,
             tasks,
         })
     }
@@ -716,6 +356,561 @@ impl Lab {
         shutdown.await;
         self.tasks.shutdown().await;
     }
+}
+
+/// The servers behind the lab's proxies, all on 127.0.0.1: the origins the profile points
+/// at, the sites FakeTLS proxies mask to, and the Telegram datacenters.
+struct Backends {
+    /// The TLS canary ([`TLS_CANARY`]).
+    tls: SocketAddr,
+    /// The impostor the DNS-lying proxy sends the TLS canary's name to ([`IMPOSTOR`]).
+    impostor: SocketAddr,
+    /// The plain-HTTP canary ([`HTTP_CANARY`]).
+    http: SocketAddr,
+    /// The judge ([`JUDGE`]).
+    judge: SocketAddr,
+    /// The TLS site for [`FRONTED`] and [`POSED`] that FakeTLS proxies mask to.
+    fronted: SocketAddr,
+    /// The TLS server with a 1,000-certificate chain, behind `tls-long-chain`.
+    long_chain: SocketAddr,
+    /// The lab's Telegram datacenter (trusted by the lab profile).
+    dc: SocketAddr,
+    /// The lab datacenter's public key (PEM).
+    dc_key_pem: String,
+    /// A datacenter with a key of its own, which the lab profile does not trust.
+    impostor_dc: SocketAddr,
+}
+
+impl Backends {
+    /// Starts every backend (certificates from `ca`) in `tasks`.
+    fn start(ca: &LabCa, tasks: &mut JoinSet<()>) -> Result<Self, LabError> {
+        let mut tls_origin = |config, body| -> io::Result<SocketAddr> {
+            let (listener, addr) = bind()?;
+            tasks.spawn(origins::serve_tls_origin(listener, config, body));
+            Ok(addr)
+        };
+        let tls = tls_origin(
+            ca.server_config(&[TLS_CANARY, "127.0.0.1"])?,
+            TLS_CANARY_BODY,
+        )?;
+        let impostor = tls_origin(ca.server_config(&[IMPOSTOR])?, IMPOSTOR_BODY)?;
+        let fronted = tls_origin(ca.server_config(&[FRONTED, POSED])?, TLS_CANARY_BODY)?;
+        let long_chain = tls_origin(
+            hostile::long_chain_config(&[TLS_CANARY, "127.0.0.1"])?,
+            TLS_CANARY_BODY,
+        )?;
+        let (listener, http) = bind()?;
+        tasks.spawn(origins::serve_http_canary(listener, HTTP_CANARY_BODY));
+        let (listener, judge) = bind()?;
+        tasks.spawn(origins::serve_judge(listener));
+
+        let dc_key = fake_dc::lab_dc_key()?;
+        let dc_key_pem = dc_key.public_pem()?;
+        let (listener, dc) = bind()?;
+        tasks.spawn(fake_dc::serve_fake_dc(listener, Arc::new(dc_key)));
+        let (listener, impostor_dc) = bind()?;
+        tasks.spawn(fake_dc::serve_fake_dc(
+            listener,
+            Arc::new(fake_dc::impostor_dc_key()?),
+        ));
+        Ok(Self {
+            tls,
+            impostor,
+            http,
+            judge,
+            fronted,
+            long_chain,
+            dc,
+            dc_key_pem,
+            impostor_dc,
+        })
+    }
+}
+
+/// What stands behind a lab proxy's address.
+enum Server {
+    /// A lab SOCKS5 server ([`socks::serve_socks5`]).
+    Socks5(Socks5Behaviour),
+    /// The honest lab SOCKS4/4a server ([`socks::serve_socks4`]).
+    Socks4,
+    /// A lab HTTP proxy ([`http_proxy::serve_http_proxy`]).
+    Http(HttpBehaviour),
+    /// A lab MTProto proxy ([`mtproxy::serve_mtproxy`]).
+    Mtproxy {
+        /// Its secret (listed with it).
+        secret: MtprotoSecret,
+        /// What it does.
+        behaviour: MtproxyBehaviour,
+        /// The datacenter it relays to.
+        dc: SocketAddr,
+    },
+    /// A hostile endpoint ([`hostile::serve_hostile`]); what it writes is counted.
+    Hostile(Hostile),
+    /// The FakeTLS proxy whose answer has wrong lengths
+    /// ([`hostile::serve_faketls_bad_lengths`]), for this secret.
+    FakeTlsBadLengths(MtprotoSecret),
+    /// The MTProto proxy whose answer never ends ([`hostile::serve_mtproto_endless`]), for
+    /// this secret; what it writes is counted.
+    MtprotoEndless(MtprotoSecret),
+    /// Nothing: the address was bound, then let go, so connections are refused.
+    Closed,
+    /// A socket bound on this address and not listening: connections are refused
+    /// ([`scale::refused`]).
+    Refused(IpAddr),
+    /// A listener on this address that never accepts: connections hang
+    /// ([`scale::blackhole`]).
+    Blackhole(IpAddr),
+}
+
+impl Server {
+    /// The MTProto secret the proxy is listed with, if it has one.
+    fn secret(&self) -> Option<&MtprotoSecret> {
+        match self {
+            Self::Mtproxy { secret, .. }
+            | Self::FakeTlsBadLengths(secret)
+            | Self::MtprotoEndless(secret) => Some(secret),
+            _ => None,
+        }
+    }
+}
+
+/// One lab proxy: its name and description, how it is listed, and what runs behind it.
+/// The lab is the list of these ([`roles`]); a new lab behaviour is one more row (and the
+/// server code it names).
+struct Role {
+    /// Short name (`honest-socks5`, `tarpit`, …).
+    name: String,
+    /// What it does, in a sentence.
+    about: &'static str,
+    /// The kind it is listed as (hostile endpoints speak no protocol, or only part of one).
+    kind: ProxyKind,
+    /// The username and password it is listed with.
+    login: Option<(&'static str, &'static str)>,
+    /// Where a listening server binds: `None` for the next proxy host ([`ProxyHosts`]),
+    /// else this address (the scale endpoints).
+    at: Option<IpAddr>,
+    /// What stands behind the address.
+    server: Server,
+}
+
+impl Role {
+    /// A proxy on the next proxy host, listed without credentials.
+    fn new(name: impl Into<String>, about: &'static str, kind: ProxyKind, server: Server) -> Self {
+        Self {
+            name: name.into(),
+            about,
+            kind,
+            login: None,
+            at: None,
+            server,
+        }
+    }
+
+    /// The same, listed with `username` and `password`.
+    fn login(self, username: &'static str, password: &'static str) -> Self {
+        Self {
+            login: Some((username, password)),
+            ..self
+        }
+    }
+
+    /// The same, listening on `ip` instead of a proxy host.
+    fn at(self, ip: IpAddr) -> Self {
+        Self {
+            at: Some(ip),
+            ..self
+        }
+    }
+
+    /// Starts the proxy's server in `lab`; returns the proxy as listed.
+    fn start(self, lab: &mut Starting) -> Result<LabProxy, LabError> {
+        let secret = self.server.secret().cloned();
+        let addr = lab.serve(&self.name, self.at, self.server)?;
+        Ok(LabProxy {
+            name: self.name,
+            about: self.about,
+            spec: ProxySpec {
+                kind: self.kind,
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                secret,
+                username: self.login.map(|(username, _)| username.to_owned()),
+                password: self.login.map(|(_, password)| password.to_owned()),
+            },
+        })
+    }
+}
+
+/// Sockets that only need to exist: refused ports and blackholes of the scale endpoints.
+#[derive(Default)]
+struct Held {
+    /// Bound, not listening.
+    refused: Vec<TcpSocket>,
+    /// Listening, never accepting.
+    blackholes: Vec<TcpListener>,
+}
+
+/// A lab being started: where the proxies' servers go.
+struct Starting {
+    /// Every server task.
+    tasks: JoinSet<()>,
+    /// The proxy hosts handed out so far.
+    hosts: ProxyHosts,
+    /// The names the lab proxies resolve.
+    router: Arc<Router>,
+    /// Byte counters of the streaming hostile endpoints, by proxy name.
+    sent: HashMap<String, Arc<AtomicU64>>,
+    /// Refused ports and blackholes.
+    held: Held,
+}
+
+impl Starting {
+    /// Puts `server` at its address (`at`, or the next proxy host) for the proxy `name`;
+    /// returns the address.
+    fn serve(
+        &mut self,
+        name: &str,
+        at: Option<IpAddr>,
+        server: Server,
+    ) -> Result<SocketAddr, LabError> {
+        let (listener, addr) = match server {
+            Server::Refused(ip) => {
+                let (socket, addr) = scale::refused(ip)?;
+                self.held.refused.push(socket);
+                return Ok(addr);
+            }
+            Server::Blackhole(ip) => {
+                let (listener, addr) = scale::blackhole(ip)?;
+                self.held.blackholes.push(listener);
+                return Ok(addr);
+            }
+            _ => match at {
+                Some(ip) => scale::listener(ip)?,
+                None => self.hosts.bind()?,
+            },
+        };
+        let router = Arc::clone(&self.router);
+        match server {
+            Server::Socks5(behaviour) => {
+                self.tasks
+                    .spawn(socks::serve_socks5(listener, Arc::new(behaviour), router));
+            }
+            Server::Socks4 => {
+                self.tasks.spawn(socks::serve_socks4(listener, router));
+            }
+            Server::Http(behaviour) => {
+                self.tasks.spawn(http_proxy::serve_http_proxy(
+                    listener,
+                    Arc::new(behaviour),
+                    router,
+                ));
+            }
+            Server::Mtproxy {
+                secret,
+                behaviour,
+                dc,
+            } => {
+                self.tasks.spawn(mtproxy::serve_mtproxy(
+                    listener,
+                    secret,
+                    Arc::new(behaviour),
+                    dc,
+                ));
+            }
+            Server::Hostile(kind) => {
+                let counter = self.counter(name);
+                self.tasks
+                    .spawn(hostile::serve_hostile(listener, kind, counter));
+            }
+            Server::FakeTlsBadLengths(secret) => {
+                self.tasks
+                    .spawn(hostile::serve_faketls_bad_lengths(listener, secret));
+            }
+            Server::MtprotoEndless(secret) => {
+                let counter = self.counter(name);
+                self.tasks
+                    .spawn(hostile::serve_mtproto_endless(listener, secret, counter));
+            }
+            // Dropping the listener closes the port: nothing listens there any more.
+            Server::Closed | Server::Refused(_) | Server::Blackhole(_) => drop(listener),
+        }
+        Ok(addr)
+    }
+
+    /// A new byte counter for the streaming endpoint `name` ([`Lab::bytes_sent`]).
+    fn counter(&mut self, name: &str) -> Arc<AtomicU64> {
+        let counter = Arc::new(AtomicU64::new(0));
+        self.sent.insert(name.to_owned(), Arc::clone(&counter));
+        counter
+    }
+}
+
+/// The lab's proxies, in list order: one row each. `backends` are where they lead;
+/// `options` add the scale endpoints at the end.
+fn roles(backends: &Backends, options: LabOptions) -> Result<Vec<Role>, LabError> {
+    use ProxyKind::{Http, Mtproto, Socks4, Socks5};
+    let honest = MtproxyBehaviour::Honest {
+        mask_to: None,
+        replay_protection: true,
+    };
+    let masking = MtproxyBehaviour::Honest {
+        mask_to: Some(backends.fronted),
+        replay_protection: true,
+    };
+    let mtproxy = |secret, behaviour, dc| Server::Mtproxy {
+        secret,
+        behaviour,
+        dc,
+    };
+    let published = MtprotoSecret::decode(PUBLISHED_SECRET)
+        .map_err(|error| LabError::Io(io::Error::other(error.to_string())))?;
+    let interceptor = Interceptor::new(LabCa::new("Qaznet Trust Network", "proxy-audit lab")?);
+    let dc = backends.dc;
+
+    let mut roles = vec![
+        Role::new(
+            "honest-socks5",
+            "honest SOCKS5 proxy without authentication",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::Honest),
+        ),
+        Role::new(
+            "honest-socks5-auth",
+            "honest SOCKS5 proxy that checks its password",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::Auth {
+                username: "alice".to_owned(),
+                password: "correct-horse".to_owned(),
+            }),
+        )
+        .login("alice", "correct-horse"),
+        Role::new(
+            "harvesting-socks5",
+            "SOCKS5 proxy that accepts any password (collects credentials)",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::AnyPassword {
+                username: "bob".to_owned(),
+                password: "hunter2".to_owned(),
+            }),
+        )
+        .login("bob", "hunter2"),
+        Role::new(
+            "intercepting-socks5",
+            "SOCKS5 proxy that replaces TLS certificates (like Kazakhstan's 2019 Qaznet CA)",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::Intercept(Arc::new(interceptor))),
+        ),
+        Role::new(
+            "lying-dns-socks5",
+            "SOCKS5 proxy that sends a site's name to an impostor server",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::LyingDns {
+                name: TLS_CANARY.to_owned(),
+                to: backends.impostor,
+            }),
+        ),
+        Role::new(
+            "tls-breaking-socks5",
+            "SOCKS5 proxy that resets every TLS connection (HTTPS does not work through it)",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::BreakTls),
+        ),
+        Role::new(
+            "honest-socks4",
+            "honest SOCKS4 proxy",
+            Socks4,
+            Server::Socks4,
+        ),
+        Role::new(
+            "honest-http",
+            "honest HTTP proxy (CONNECT and plain requests)",
+            Http,
+            Server::Http(HttpBehaviour::Honest),
+        ),
+        Role::new(
+            "injecting-http",
+            "HTTP proxy that injects a script into pages",
+            Http,
+            Server::Http(HttpBehaviour::Inject(INJECTED)),
+        ),
+        Role::new(
+            "leaking-http",
+            "HTTP proxy that tells sites the client's address (X-Forwarded-For)",
+            Http,
+            Server::Http(HttpBehaviour::AddForwardedFor),
+        ),
+        Role::new(
+            "announcing-http",
+            "honest HTTP proxy that tells sites a proxy is in the path (Via), not who",
+            Http,
+            Server::Http(HttpBehaviour::AddVia),
+        ),
+        Role::new(
+            "honest-mtproto-ee",
+            "honest FakeTLS MTProto proxy: masks other clients to the real site, refuses replays",
+            Mtproto,
+            mtproxy(random_secret(SecretMode::Ee, FRONTED)?, masking.clone(), dc),
+        ),
+        Role::new(
+            "honest-mtproto-dd",
+            "honest MTProto proxy with a dd secret",
+            Mtproto,
+            mtproxy(random_secret(SecretMode::Dd, FRONTED)?, honest.clone(), dc),
+        ),
+        Role::new(
+            "default-secret-mtproto",
+            "MTProto proxy running the default secret from a server's example config",
+            Mtproto,
+            mtproxy(published, honest.clone(), dc),
+        ),
+        Role::new(
+            "posing-mtproto-ee",
+            "FakeTLS MTProto proxy posing as a popular site that lives at another address",
+            Mtproto,
+            mtproxy(random_secret(SecretMode::Ee, POSED)?, masking, dc),
+        ),
+        Role::new(
+            "weak-mtproto",
+            "MTProto proxy with a plain secret and no replay protection",
+            Mtproto,
+            mtproxy(
+                random_secret(SecretMode::Plain, FRONTED)?,
+                MtproxyBehaviour::Honest {
+                    mask_to: None,
+                    replay_protection: false,
+                },
+                dc,
+            ),
+        ),
+        Role::new(
+            "fake-telegram",
+            "MTProto proxy relaying to an impostor datacenter, not Telegram",
+            Mtproto,
+            mtproxy(
+                random_secret(SecretMode::Dd, FRONTED)?,
+                honest.clone(),
+                backends.impostor_dc,
+            ),
+        ),
+        Role::new(
+            "broken-faketls",
+            "FakeTLS MTProto proxy whose answer does not prove it holds the secret",
+            Mtproto,
+            mtproxy(
+                random_secret(SecretMode::Ee, FRONTED)?,
+                MtproxyBehaviour::BrokenHmac,
+                dc,
+            ),
+        ),
+        Role::new(
+            "closing-mtproto",
+            "MTProto proxy that accepts the connection and closes it",
+            Mtproto,
+            mtproxy(
+                random_secret(SecretMode::Dd, FRONTED)?,
+                MtproxyBehaviour::CloseAfterAccept,
+                dc,
+            ),
+        ),
+        Role::new(
+            "closed-port",
+            "nothing listens here any more",
+            Socks5,
+            Server::Closed,
+        ),
+        Role::new(
+            "tarpit",
+            "accepts and never answers",
+            Socks5,
+            Server::Hostile(Hostile::Tarpit),
+        ),
+        Role::new(
+            "slow-drip",
+            "answers one byte per second",
+            Socks5,
+            Server::Hostile(Hostile::Drip),
+        ),
+        Role::new(
+            "endless",
+            "answers with an endless stream",
+            Socks5,
+            Server::Hostile(Hostile::Endless),
+        ),
+        Role::new(
+            "garbage",
+            "answers with garbage",
+            Socks5,
+            Server::Hostile(Hostile::Garbage),
+        ),
+        Role::new(
+            "reset",
+            "resets the connection after the greeting",
+            Socks5,
+            Server::Hostile(Hostile::ResetAfterGreeting),
+        ),
+        Role::new(
+            "huge-reply",
+            "HTTP proxy answering every request with a 100 MB body",
+            Http,
+            Server::Hostile(Hostile::HugeReply),
+        ),
+        Role::new(
+            "header-bomb",
+            "HTTP proxy answering with header fields that never end",
+            Http,
+            Server::Hostile(Hostile::HeaderBomb),
+        ),
+        Role::new(
+            "socks-huge-address",
+            "SOCKS5 proxy replying with a 255-byte address, then an endless stream",
+            Socks5,
+            Server::Hostile(Hostile::SocksHugeAddress),
+        ),
+        Role::new(
+            "tls-long-chain",
+            "SOCKS5 proxy sending TLS to a server with a 1,000-certificate chain",
+            Socks5,
+            Server::Socks5(Socks5Behaviour::RedirectPort {
+                port: backends.tls.port(),
+                to: backends.long_chain,
+            }),
+        ),
+        Role::new(
+            "faketls-bad-lengths",
+            "FakeTLS MTProto proxy whose answer announces more bytes than it sends",
+            Mtproto,
+            Server::FakeTlsBadLengths(random_secret(SecretMode::Ee, FRONTED)?),
+        ),
+        Role::new(
+            "mtproto-endless",
+            "MTProto proxy answering the handshake with an answer that never ends",
+            Mtproto,
+            Server::MtprotoEndless(random_secret(SecretMode::Dd, FRONTED)?),
+        ),
+    ];
+
+    // Benchmark endpoints: live proxies, refused ports and blackholes on addresses of their
+    // own, then honest MTProto proxies on proxy hosts.
+    let scale_ip = scale::check_bind(options.bind.unwrap_or(scale::DEFAULT_BIND))?;
+    for (index, kind) in options.mix.sequence(options.scale).enumerate() {
+        let ip = scale::nth_address(scale_ip, index)?;
+        let server = match kind {
+            scale::Kind::Live => Server::Socks5(Socks5Behaviour::Honest),
+            scale::Kind::Refused => Server::Refused(ip),
+            scale::Kind::Blackhole => Server::Blackhole(ip),
+        };
+        let name = format!("scale-{}-{index}", kind.name());
+        roles.push(Role::new(name, kind.about(), Socks5, server).at(ip));
+    }
+    for index in 0..options.mtproto_scale {
+        roles.push(Role::new(
+            format!("mtproto-scale-{index}"),
+            "honest MTProto proxy (scale)",
+            Mtproto,
+            mtproxy(random_secret(SecretMode::Dd, FRONTED)?, honest.clone(), dc),
+        ));
+    }
+    Ok(roles)
 }
 
 /// Ports of the origins a profile points at.

@@ -7,7 +7,8 @@
 //! go out, and which headers came in, in which order, spelled how.
 //!
 //! Every connection gets its own task and one deadline ([`CONNECTION_DEADLINE`]) for all
-//! of it, TLS handshake included; the request head is capped at [`MAX_HEAD`] bytes.
+//! of it, TLS handshake included; the request head is capped at [`MAX_HEAD`] bytes (read by
+//! the shared reader of [`crate::proto::http_head`]).
 //! Whatever a client sends, the worst it gets is an error status or a closed connection:
 //! errors end that connection quietly and never the listener.
 
@@ -18,12 +19,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::proto::http_head::{HeadLimits, ReadHeadError, read_raw_head};
+
 /// Largest request head read, request line to the blank line included.
-pub const MAX_HEAD: u64 = 16 * 1024;
+pub const MAX_HEAD: u64 = HEAD_CAP as u64;
+
+/// [`MAX_HEAD`] as the shared head reader counts it.
+const HEAD_CAP: usize = 16 * 1024;
 
 /// How long one connection may take, from accept to the last byte of the response.
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
@@ -184,26 +190,10 @@ async fn read_head<R>(stream: &mut R) -> io::Result<Head>
 where
     R: AsyncRead + Unpin,
 {
-    const END: &[u8] = b"\r\n\r\n";
-    let mut limited = stream.take(MAX_HEAD);
-    let mut head = Vec::with_capacity(1024);
-    loop {
-        // The end marker may straddle two reads: look again from just before the new bytes.
-        let search_from = head.len().saturating_sub(END.len() - 1);
-        if limited.read_buf(&mut head).await? == 0 {
-            return if limited.limit() == 0 {
-                Ok(Head::TooLarge)
-            } else {
-                Err(io::ErrorKind::UnexpectedEof.into())
-            };
-        }
-        let found = head
-            .get(search_from..)
-            .and_then(|tail| memchr::memmem::find(tail, END));
-        if let Some(at) = found {
-            head.truncate(search_from + at + END.len());
-            return Ok(Head::Complete(head));
-        }
+    match read_raw_head(stream, HeadLimits::bytes(HEAD_CAP)).await {
+        Ok(found) => Ok(Head::Complete(found.head)),
+        Err(ReadHeadError::TooLarge(_)) => Ok(Head::TooLarge),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -692,3 +692,293 @@ mod tests {
         assert_eq!(conn.recv(64, STEP).await, Err(ConnError::Closed));
     }
 }
+
+/// This client against the lab's servers: its honest and misbehaving MTProto proxies
+/// ([`crate::lab::mtproxy`]) and its hostile MTProto endpoints ([`crate::lab::hostile`]).
+/// The probe may use the lab, not the other way round, so these tests live here.
+#[cfg(test)]
+mod against_the_lab {
+    use std::fmt::Write as _;
+    use std::io;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use rustls::RootCertStore;
+    use rustls_pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+    use tokio_rustls::TlsConnector;
+
+    use super::{ConnError, HandshakeInfo, MtprotoConn};
+    use crate::lab::ca::LabCa;
+    use crate::lab::hostile::{serve_faketls_bad_lengths, serve_mtproto_endless};
+    use crate::lab::mtproxy::{MtproxyBehaviour, serve_mtproxy};
+    use crate::lab::origins::serve_tls_origin;
+    use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
+
+    const WAIT: Duration = Duration::from_secs(5);
+    const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
+    const DOMAIN: &str = "mask.lab.test";
+    const MASK_BODY: &[u8] = b"the real mask site\n";
+
+    /// The system clock as Unix seconds, as FakeTLS timestamps count.
+    fn unix_now() -> u32 {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+
+    fn secret(mode: SecretMode) -> MtprotoSecret {
+        let domain_hex = DOMAIN.bytes().fold(String::new(), |mut text, byte| {
+            let _ = write!(text, "{byte:02x}");
+            text
+        });
+        MtprotoSecret::decode(&match mode {
+            SecretMode::Plain => KEY_HEX.to_owned(),
+            SecretMode::Dd => format!("dd{KEY_HEX}"),
+            SecretMode::Ee => format!("ee{KEY_HEX}{domain_hex}"),
+        })
+        .unwrap()
+    }
+
+    /// A DC that reads the 4-byte tag (reported on `tags`), then echoes each frame.
+    async fn echo_dc() -> (SocketAddr, mpsc::UnboundedReceiver<[u8; 4]>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tags, seen) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(echo_frames(stream, tags.clone()));
+            }
+        });
+        (addr, seen)
+    }
+
+    /// One echo-DC connection: the tag, then each frame written back as it came.
+    async fn echo_frames(
+        mut stream: TcpStream,
+        tags: mpsc::UnboundedSender<[u8; 4]>,
+    ) -> io::Result<()> {
+        let mut tag = [0_u8; 4];
+        stream.read_exact(&mut tag).await?;
+        let _ = tags.send(tag);
+        loop {
+            let mut header = [0_u8; 4];
+            stream.read_exact(&mut header).await?;
+            let mut frame = vec![0_u8; u32::from_le_bytes(header) as usize];
+            stream.read_exact(&mut frame).await?;
+            stream.write_all(&header).await?;
+            stream.write_all(&frame).await?;
+        }
+    }
+
+    async fn proxy(mode: SecretMode, behaviour: MtproxyBehaviour, dc: SocketAddr) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_mtproxy(
+            listener,
+            secret(mode),
+            Arc::new(behaviour),
+            dc,
+        ));
+        addr
+    }
+
+    fn honest(replay_protection: bool) -> MtproxyBehaviour {
+        MtproxyBehaviour::Honest {
+            mask_to: None,
+            replay_protection,
+        }
+    }
+
+    async fn handshake(
+        addr: SocketAddr,
+        mode: SecretMode,
+    ) -> Result<(MtprotoConn, HandshakeInfo), ConnError> {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        MtprotoConn::handshake(Box::new(stream), &secret(mode), 2, WAIT, unix_now()).await
+    }
+
+    async fn round_trip(conn: &mut MtprotoConn, payload: &[u8]) -> Result<Vec<u8>, ConnError> {
+        conn.send(payload).await?;
+        conn.recv(1 << 16, WAIT).await
+    }
+
+    #[tokio::test]
+    async fn round_trips_through_the_proxy_in_every_mode() {
+        let (dc, mut tags) = echo_dc().await;
+        for (mode, tag) in [
+            (SecretMode::Plain, [0xee; 4]),
+            (SecretMode::Dd, [0xdd; 4]),
+            (SecretMode::Ee, [0xdd; 4]),
+        ] {
+            let addr = proxy(mode, honest(true), dc).await;
+            let (mut conn, _) = handshake(addr, mode).await.unwrap();
+            let payload: Vec<u8> = (0..253_u8).cycle().take(40_000).collect();
+            let echoed = round_trip(&mut conn, &payload).await.unwrap();
+            assert!(echoed.starts_with(&payload), "{mode}");
+            assert!(echoed.len() <= payload.len() + 15);
+            assert_eq!(tags.recv().await, Some(tag), "{mode}");
+            let echoed = round_trip(&mut conn, b"again").await.unwrap();
+            assert!(echoed.starts_with(b"again"));
+        }
+    }
+
+    #[tokio::test]
+    async fn replays_are_refused_with_protection_and_relayed_without() {
+        let (dc, _tags) = echo_dc().await;
+        for mode in [SecretMode::Plain, SecretMode::Dd, SecretMode::Ee] {
+            for protection in [true, false] {
+                let addr = proxy(mode, honest(protection), dc).await;
+                let (mut conn, info) = handshake(addr, mode).await.unwrap();
+                round_trip(&mut conn, b"original").await.unwrap();
+                let stream = TcpStream::connect(addr).await.unwrap();
+                let replayed = match MtprotoConn::replay(Box::new(stream), &info, WAIT).await {
+                    Ok(mut conn) => round_trip(&mut conn, b"replayed").await,
+                    Err(error) => Err(error),
+                };
+                if protection {
+                    assert!(
+                        matches!(replayed, Err(ConnError::Closed | ConnError::Io(_))),
+                        "{mode}: {replayed:?}"
+                    );
+                } else {
+                    assert!(replayed.unwrap().starts_with(b"replayed"), "{mode}");
+                }
+            }
+        }
+    }
+
+    /// A TLS site for `DOMAIN` signed by `ca`.
+    async fn mask_site(ca: &LabCa) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = ca.server_config(&[DOMAIN]).unwrap();
+        tokio::spawn(serve_tls_origin(listener, config, MASK_BODY));
+        addr
+    }
+
+    #[tokio::test]
+    async fn tls_clients_are_masked_to_the_real_site() {
+        let ca = LabCa::new("Lab Root", "proxy-audit lab").unwrap();
+        let (dc, _tags) = echo_dc().await;
+        let behaviour = MtproxyBehaviour::Honest {
+            mask_to: Some(mask_site(&ca).await),
+            replay_protection: true,
+        };
+        let addr = proxy(SecretMode::Ee, behaviour, dc).await;
+
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert_der()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from(DOMAIN).unwrap(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: mask.lab.test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response).await.unwrap();
+        assert!(response.ends_with(MASK_BODY));
+
+        // A replayed ClientHello is masked too: the client sees a TLS site whose answer
+        // does not verify.
+        let (_, info) = handshake(addr, SecretMode::Ee).await.unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let replayed = MtprotoConn::replay(Box::new(stream), &info, WAIT).await;
+        assert!(
+            matches!(replayed, Err(ConnError::FakeTlsInvalid(_))),
+            "{replayed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn broken_hmac_fails_the_client_handshake() {
+        let (dc, _tags) = echo_dc().await;
+        let addr = proxy(SecretMode::Ee, MtproxyBehaviour::BrokenHmac, dc).await;
+        let error = handshake(addr, SecretMode::Ee).await.unwrap_err();
+        assert_eq!(error, ConnError::FakeTlsInvalid("HMAC mismatch".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn close_after_accept_gives_closed() {
+        let (dc, _tags) = echo_dc().await;
+        let addr = proxy(SecretMode::Ee, MtproxyBehaviour::CloseAfterAccept, dc).await;
+        assert_eq!(
+            handshake(addr, SecretMode::Ee).await.unwrap_err(),
+            ConnError::Closed
+        );
+        let addr = proxy(SecretMode::Dd, MtproxyBehaviour::CloseAfterAccept, dc).await;
+        let (mut conn, _) = handshake(addr, SecretMode::Dd).await.unwrap();
+        assert!(matches!(
+            round_trip(&mut conn, b"anyone?").await,
+            Err(ConnError::Closed | ConnError::Io(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn wrong_secret_and_wrong_tag_are_refused() {
+        let (dc, _tags) = echo_dc().await;
+        let addr = proxy(SecretMode::Dd, honest(false), dc).await;
+        let other = MtprotoSecret::decode("ddffeeddccbbaa99887766554433221100").unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut conn, _) = MtprotoConn::handshake(Box::new(stream), &other, 2, WAIT, unix_now())
+            .await
+            .unwrap();
+        assert!(round_trip(&mut conn, b"hello").await.is_err());
+        // A plain client announces intermediate, which a dd proxy refuses.
+        let (mut conn, _) = handshake(addr, SecretMode::Plain).await.unwrap();
+        assert!(round_trip(&mut conn, b"hello").await.is_err());
+    }
+
+    // The hostile MTProto endpoints of `crate::lab::hostile`, as this client meets them.
+
+    #[tokio::test]
+    async fn faketls_bad_lengths_are_seen_at_once() {
+        let secret = secret(SecretMode::Ee);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_faketls_bad_lengths(listener, secret.clone()));
+        // The answer announces 16640 bytes and sends fewer: the lengths disagree at once,
+        // without waiting for bytes that never come.
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let error = MtprotoConn::handshake(Box::new(stream), &secret, 2, WAIT, unix_now())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("16640"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn mtproto_endless_answer_is_refused_by_its_announced_length() {
+        let secret = secret(SecretMode::Dd);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        tokio::spawn(serve_mtproto_endless(
+            listener,
+            secret.clone(),
+            Arc::clone(&sent),
+        ));
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut conn, _) = MtprotoConn::handshake(Box::new(stream), &secret, 2, WAIT, unix_now())
+            .await
+            .unwrap();
+        conn.send(&[0; 40]).await.unwrap();
+        let error = conn.recv(64 * 1024, WAIT).await.unwrap_err();
+        assert!(error.to_string().contains("1073741824"), "{error}");
+        assert!(sent.load(Ordering::Relaxed) > 0);
+    }
+}

@@ -1,7 +1,7 @@
 //! The TLS leg of a canary check: one rustls handshake through an already-open tunnel that
 //! records the certificate chain the far end presented and judges it.
 //!
-//! The probe runner ([`crate::probe::runner`]) opens a tunnel through the proxy (see
+//! The `tls` check ([`crate::checks`]) opens a tunnel through the proxy (see
 //! [`crate::probe::dial`]) and hands the stream here with the canary's name and a
 //! [`TlsPolicy`] built from the profile ([`crate::config::TlsCanary`]). [`probe_tls`] never
 //! sends application data: the handshake alone shows whether the proxy substituted the
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
@@ -48,6 +48,9 @@ use crate::catalog::interception::InterceptionCas;
 use crate::model::CertFacts;
 use crate::probe::dial::is_transient;
 use crate::proto::hex::to_hex;
+
+// Lives in the protocol layer so the lab can use it too; re-exported for `dial.rs`.
+pub(crate) use crate::proto::tls::AcceptAnyCertificate;
 
 /// At most this many presented certificates are recorded (leaf first); the rest are ignored
 /// for pins and known-CA matching (webpki still sees them all).
@@ -486,63 +489,6 @@ fn escape(value: &str) -> String {
         }
     }
     out
-}
-
-/// A server certificate verifier that accepts every certificate, for every name; handshake
-/// signatures are still checked against whatever certificate was presented.
-///
-/// Two users, each with its reason: TLS to an `https` proxy itself (its own certificate is
-/// not a canary; see [`crate::probe::dial`]) and the lab's intercepting proxy (the malicious
-/// part: it does not care who the upstream is). Canary certificates are never checked with
-/// this.
-#[derive(Debug)]
-pub(crate) struct AcceptAnyCertificate {
-    /// Signature algorithms for the handshake signature checks.
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl AcceptAnyCertificate {
-    /// A verifier using `provider`'s signature algorithms.
-    pub(crate) fn new(provider: &CryptoProvider) -> Self {
-        Self {
-            algorithms: provider.signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -4,3 +4,4 @@ pub mod hex;
 pub mod http_head;
 pub mod ipv4;
 pub mod mtproto;
+pub mod tls;

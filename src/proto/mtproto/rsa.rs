@@ -531,12 +531,14 @@ mod tests {
         ("telegram:telegram-test", 0xb258_98df_208d_2603, true),
     ];
 
-    /// The lab keys' fingerprints, from `tests/vectors/auth_fingerprints.py`: its
-    /// `fingerprint` of the product of `lab-dc.primes` (e = 65537), and the script run on
-    /// `openssl rsa -RSAPublicKey_out` of `impostor-dc.pem`.
-    const LAB_DC_FINGERPRINT: u64 = 0x2b8f_42f1_41ef_b38e;
-    /// See [`LAB_DC_FINGERPRINT`].
-    const IMPOSTOR_DC_FINGERPRINT: u64 = 0xb218_5aa6_835a_0044;
+    /// The lab datacenter's multi-prime key (32 primes of 64 bits), read from the lab's key
+    /// file as test data: the tests below need a key with many word-sized primes.
+    const LAB_DC_PRIMES: &str = include_str!("../../lab/keys/lab-dc.primes");
+
+    /// The key of [`LAB_DC_PRIMES`], as the lab loads it.
+    fn multi_prime_key() -> DcPrivateKey {
+        DcPrivateKey::from_primes(LAB_DC_PRIMES, "lab:lab-dc").unwrap()
+    }
 
     #[test]
     fn telegram_keys_match_their_published_fingerprints() {
@@ -560,51 +562,8 @@ mod tests {
     }
 
     #[test]
-    fn spki_and_pkcs1_give_the_same_key() {
-        let lab = crate::lab::fake_dc::lab_dc_key().unwrap();
-        let pkcs1 = lab.public_pem().unwrap();
-        assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
-        let spki =
-            rsa::pkcs8::EncodePublicKey::to_public_key_pem(&lab.rsa, LineEnding::LF).unwrap();
-        assert!(spki.starts_with("-----BEGIN PUBLIC KEY-----"));
-        let both = format!("comment\n{pkcs1}\nmore comment\n{spki}");
-        let keys = load_pem(&both, "lab").unwrap();
-        assert_eq!(keys.len(), 2);
-        assert_eq!(keys[0].fingerprint, LAB_DC_FINGERPRINT);
-        assert_eq!(keys[1].fingerprint, LAB_DC_FINGERPRINT);
-        assert_eq!(
-            (keys[0].label.as_str(), keys[1].label.as_str()),
-            ("lab:1", "lab:2")
-        );
-    }
-
-    #[test]
-    fn lab_keys_load_with_their_comment_headers() {
-        let lab = crate::lab::fake_dc::lab_dc_key().unwrap();
-        let impostor =
-            DcPrivateKey::from_pem(include_str!("../../lab/keys/impostor-dc.pem"), "impostor")
-                .unwrap();
-        assert_eq!(lab.fingerprint(), LAB_DC_FINGERPRINT);
-        assert_eq!(impostor.fingerprint(), IMPOSTOR_DC_FINGERPRINT);
-        // Raw RSA round trip through the CRT path.
-        let message = [0x42; MODULUS_LEN - 1];
-        let encrypted = lab.public().raw_encrypt(&message).unwrap();
-        assert_ne!(&encrypted[1..], &message[..]);
-        assert_eq!(&lab.raw_decrypt(&encrypted)[1..], &message[..]);
-        assert_eq!(lab.raw_decrypt(&encrypted)[0], 0);
-        // The other key cannot undo it, and undoes its own (the two-prime PEM path).
-        assert_ne!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
-        let encrypted = impostor.public().raw_encrypt(&message).unwrap();
-        assert_eq!(&impostor.raw_decrypt(&encrypted)[1..], &message[..]);
-    }
-
-    #[test]
     fn encryption_agrees_with_modpow_for_short_and_long_exponents() {
-        let n = crate::lab::fake_dc::lab_dc_key()
-            .unwrap()
-            .public()
-            .n
-            .clone();
+        let n = multi_prime_key().public().n.clone();
         let messages = [
             BigUint::ZERO,
             BigUint::from(2_u8),
@@ -627,7 +586,7 @@ mod tests {
 
     #[test]
     fn multi_prime_keys_decrypt_every_residue_and_refuse_bad_primes() {
-        let lab = crate::lab::fake_dc::lab_dc_key().unwrap();
+        let lab = multi_prime_key();
         assert_eq!(lab.primes.len(), 32);
         assert!(lab.primes.iter().all(|prime| prime.word.is_some()));
         // Messages at the edges of each prime's residues: 0, 1, a prime itself, n − 1.
@@ -645,7 +604,7 @@ mod tests {
                 message
             );
         }
-        let primes: Vec<&str> = include_str!("../../lab/keys/lab-dc.primes")
+        let primes: Vec<&str> = LAB_DC_PRIMES
             .lines()
             .filter(|line| !line.starts_with('#'))
             .collect();

@@ -1,5 +1,6 @@
-//! The command line as the user typed it (clap derive structs) and the exit codes.
-//! Checking and running happen in [`crate::run`].
+//! The command line as the user typed it (clap derive structs) and the exit codes: the
+//! first stage of a run, in the top layer with the commands. Checking and running happen in
+//! [`crate::commands`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -509,6 +510,32 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The `--rules` help spells the rule files out (clap needs a literal); it must name
+    /// the registry's, in its order.
+    #[test]
+    fn the_rules_help_names_every_registered_file() {
+        let command = Cli::command();
+        let audit = command.find_subcommand("audit").unwrap();
+        let rules = audit
+            .get_arguments()
+            .find(|arg| arg.get_id() == "rules")
+            .unwrap();
+        let help = rules.get_help().unwrap().to_string();
+        let named: Vec<&str> = help
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
+            .filter(|word| {
+                std::path::Path::new(word)
+                    .extension()
+                    .is_some_and(|ext| ext == "toml")
+            })
+            .collect();
+        let registered: Vec<&str> = crate::rules::RULE_FILES
+            .iter()
+            .map(|file| file.name)
+            .collect();
+        assert_eq!(named, registered);
     }
 
     #[test]

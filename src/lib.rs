@@ -1,28 +1,42 @@
 //! proxy-audit: audits the proxy lists people share in Telegram channels.
 //!
 //! # Layout
-//! The pipeline, in the order data flows:
+//! The layers, bottom first; a module uses only its own layer and the ones before it
+//! (`tests/it/layers.rs` checks it):
 //!
+//! - [`model`]: the vocabulary every layer shares (checks, finding codes, verdicts,
+//!   observations).
+//! - [`proto`]: pure protocol encodings (MTProto secrets, FakeTLS, HTTP heads).
+//! - [`proxy`]: what a proxy is (kind, endpoint, credentials), links in and out.
+//! - [`config`]: profiles (where the checks point) and rule-file errors.
+//! - [`policy`]: address classes for the probe's guard; deduplication.
 //! - [`ingest`]: reads inputs (links, free text, Telegram exports, JSON, CSV) into entries
 //!   and rejected items, accounting for every proxy-looking thing.
-//! - [`policy`]: address classes for the probe's guard; deduplication.
-//! - [`proxy`]: what a proxy is (kind, endpoint, credentials), links in and out.
-//! - [`proto`]: pure protocol encodings (MTProto secrets so far).
+//! - [`catalog`]: the lists the checks consult (interception CAs, published secrets).
+//! - [`lab`]: honest and malicious proxies on loopback, for the demo and the tests.
+//! - [`probe`]: the network primitives and the scheduler; [`checks`]: what auditing an
+//!   entry means, one module per check.
+//! - [`rules`]: the rule-file registry, scoring and the verdict engine, signatures.
 //! - [`report`]: output formats fed by one set of serde types.
-//! - [`cli`]: the command line as typed; [`run`]: the commands it runs; [`output`]: files
-//!   that appear whole or not at all.
+//! - [`pipeline`]: ingest → policy → probe → score → report as library calls that print
+//!   nothing.
+//! - [`output`]: files that appear whole or not at all.
+//! - [`commands`]: each command checks its arguments, calls the pipeline and prints;
+//!   [`cli`]: the command line as typed, and the exit codes.
 
 pub mod catalog;
+pub mod checks;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod ingest;
 pub mod lab;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod policy;
 pub mod probe;
 pub mod proto;
 pub mod proxy;
 pub mod report;
 pub mod rules;
-pub mod run;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use proxy_audit::cli::{Cli, Exit};
-use proxy_audit::run::run;
+use proxy_audit::commands::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

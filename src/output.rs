@@ -1,4 +1,6 @@
-//! Outputs that appear whole or not at all.
+//! Outputs that appear whole or not at all: the files the commands write (reports, cleaned
+//! and trusted lists, keys). It sits just below the commands and above the pipeline, which
+//! returns its results and writes no file.
 //!
 //! A file output is written to a temporary file in the same folder and renamed over the
 //! destination once complete (the `tempfile` crate makes and cleans up the temporary). A

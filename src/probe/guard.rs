@@ -58,7 +58,7 @@ impl Resolver {
             Ok(Err(error)) => Err(format!("cannot resolve {host}: {error}")),
             Err(_) => Err(format!(
                 "resolving {host} timed out after {}",
-                crate::probe::runner::human_duration(step)
+                crate::probe::budget::human_duration(step)
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! Proxy judges: reading what a judge says it received, and deciding how anonymous the
 //! proxy is.
 //!
-//! The `judge` check in [`runner`](super::runner) fetches a judge page (one that echoes the
+//! The `judge` check ([`crate::checks`]) fetches a judge page (one that echoes the
 //! request headers and the client address it saw) through the proxy and hands the body here.
 //! This module is pure: [`JudgeAnswer::parse`] reads the body in the formats judges actually
 //! use (httpbin JSON, the azenv/proxyjudge `KEY = value` pages, and the lab judge's own

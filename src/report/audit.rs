@@ -46,8 +46,8 @@ use crate::ingest::{Entry, Inventory};
 use crate::model::Verdict;
 use crate::model::{Check, ProbeResult, Severity, Status};
 use crate::proxy::ProxySpec;
-use crate::rules::judge::Judge;
 use crate::rules::scoring::Scored;
+use crate::rules::verdicts::Verdicts;
 
 /// One audited entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,7 +194,7 @@ impl AuditReport {
     /// vantage saw (one per code, the first seen), `alive` if any vantage reached the
     /// proxy, the lowest latency; each vantage's own result is kept under `vantages`. The
     /// verdicts are then scored again with `scoring`.
-    pub fn merge(reports: Vec<(String, Self)>, judge: &Judge, rules_digest: &str) -> Self {
+    pub fn merge(reports: Vec<(String, Self)>, verdicts: &Verdicts, rules_digest: &str) -> Self {
         let mut merged: Vec<AuditedEntry> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         let mut parse = Summary::default();
@@ -256,12 +256,12 @@ impl AuditReport {
             entries: merged,
             rejected,
         };
-        report.rescore(judge, rules_digest);
+        report.rescore(verdicts, rules_digest);
         report
     }
 
     /// Judges every entry again (e.g. with other rules), recounting the summary.
-    pub fn rescore(&mut self, judge: &Judge, rules_digest: &str) {
+    pub fn rescore(&mut self, verdicts: &Verdicts, rules_digest: &str) {
         let mut summary = AuditSummary {
             parse: self.summary.parse.clone(),
             verdicts: Verdict::ALL.into_iter().map(|v| (v, 0)).collect(),
@@ -269,8 +269,8 @@ impl AuditReport {
         };
         for entry in &mut self.entries {
             entry.scored = match spec_of(&entry.entry) {
-                Some(spec) => judge.judge(&spec, &entry.result),
-                None => judge.scoring.score(&entry.result),
+                Some(spec) => verdicts.verdict_for(&spec, &entry.result),
+                None => verdicts.scoring.score(&entry.result),
             };
             summary.add(&entry.result, entry.scored.verdict);
         }
@@ -282,7 +282,7 @@ impl AuditReport {
     pub fn new(
         inventory: &Inventory,
         results: Vec<ProbeResult>,
-        judge: &Judge,
+        verdicts: &Verdicts,
         profile: &str,
         checks: Vec<Check>,
         interrupted: bool,
@@ -293,7 +293,7 @@ impl AuditReport {
             .iter()
             .zip(results)
             .map(|(entry, result)| {
-                let audited = audited(inventory, entry, result, judge);
+                let audited = audited(inventory, entry, result, verdicts);
                 summary.add(&audited.result, audited.scored.verdict);
                 audited
             })
@@ -390,11 +390,11 @@ pub fn audited(
     inventory: &Inventory,
     entry: &Entry,
     result: ProbeResult,
-    judge: &Judge,
+    verdicts: &Verdicts,
 ) -> AuditedEntry {
     AuditedEntry {
         entry: EntryOut::of(entry, inventory),
-        scored: judge.judge(&entry.spec, &result),
+        scored: verdicts.verdict_for(&entry.spec, &result),
         result,
         vantages: Vec::new(),
     }

@@ -132,7 +132,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::ingest::{Collector, IngestOptions};
     use crate::model::{Check, Code, Finding, Observations, ProbeResult, Status};
-    use crate::rules::judge::Judge;
+    use crate::rules::verdicts::Verdicts;
 
     /// The MTProto secret of the sample report (must never appear in human output).
     pub(crate) const SECRET: &str = "dd0123456789abcdef0123456789abcdef";
@@ -188,7 +188,7 @@ pub(crate) mod tests {
         AuditReport::new(
             &inventory,
             results,
-            &Judge::built_in().unwrap(),
+            &Verdicts::built_in().unwrap(),
             "lab",
             vec![Check::Liveness, Check::Content],
             false,

@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::process::Stdio;
 use std::time::Duration;
 
+use proxy_audit::checks;
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::model::Verdict;
 use proxy_audit::model::{Anonymity, JudgeFormat};
 use proxy_audit::model::{Check, Code, ProbeResult, Status};
-use proxy_audit::probe::runner::{self};
 use proxy_audit::rules::scoring::Scoring;
 
 use crate::support::{binary, json_of, lab_context, lab_inventory, run};
@@ -25,7 +25,7 @@ async fn audit_lab(checks: &[Check], timeout: Duration) -> HashMap<String, Probe
     // A hang guard, not a timing assertion: every entry has its own deadline.
     let interrupted = tokio::time::timeout(
         Duration::from_secs(60),
-        runner::run(
+        checks::run(
             &inventory.entries,
             context,
             std::future::pending(),
@@ -335,7 +335,7 @@ async fn a_profile_without_http_canaries_still_audits_every_kind() {
     let profile = lab.load(&text).unwrap();
     assert!(profile.http_canaries.is_empty() && profile.judge.is_none());
     let inventory = lab_inventory(&lab);
-    let options = proxy_audit::probe::runner::AuditOptions {
+    let options = proxy_audit::checks::AuditOptions {
         concurrency: 64,
         per_host: 0,
         step_timeout: Duration::from_secs(2),
@@ -345,15 +345,15 @@ async fn a_profile_without_http_canaries_still_audits_every_kind() {
         dc: 2,
     };
     let context = std::sync::Arc::new(
-        runner::AuditContext::new(
+        checks::AuditContext::new(
             profile,
-            proxy_audit::probe::runner::ProbeRules::built_in().unwrap(),
+            proxy_audit::checks::ProbeRules::built_in().unwrap(),
             options,
         )
         .unwrap(),
     );
     let mut results = HashMap::new();
-    runner::run(
+    checks::run(
         &inventory.entries,
         context,
         std::future::pending(),

@@ -9,10 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use proxy_audit::checks;
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::model::{Check, Code, ProbeResult, Status};
 use proxy_audit::probe::http::MAX_BODY;
-use proxy_audit::probe::runner::{self};
 use proxy_audit::proxy::ProxySpec;
 use tokio::task::JoinSet;
 
@@ -97,7 +97,7 @@ async fn audit_hostile() -> Audited {
         let context = Arc::clone(&context);
         tasks.spawn(async move {
             let started = Instant::now();
-            let result = runner::audit(&spec, &context).await;
+            let result = checks::audit(&spec, &context).await;
             (name, result, started.elapsed())
         });
     }

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use proxy_audit::checks;
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::model::Check;
-use proxy_audit::probe::runner::{self};
 use proxy_audit::report::audit::AuditReport;
 use proxy_audit::report::html::write_html;
-use proxy_audit::rules::judge::Judge;
+use proxy_audit::rules::verdicts::Verdicts;
 
 use crate::support::{lab_context, lab_inventory};
 
@@ -25,7 +25,7 @@ async fn lab_report() -> AuditReport {
     let mut results = vec![None; inventory.entries.len()];
     let interrupted = tokio::time::timeout(
         Duration::from_secs(60),
-        runner::run(
+        checks::run(
             &inventory.entries,
             context,
             std::future::pending(),
@@ -39,7 +39,7 @@ async fn lab_report() -> AuditReport {
     AuditReport::new(
         &inventory,
         results,
-        &Judge::built_in().unwrap(),
+        &Verdicts::built_in().unwrap(),
         "lab",
         Check::ALL.to_vec(),
         false,

@@ -14,15 +14,15 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use proxy_audit::checks::{self, AuditContext, AuditOptions, ProbeRules};
 use proxy_audit::config::{HttpUrl, Profile};
 use proxy_audit::ingest::{Collector, IngestOptions};
 use proxy_audit::lab::{Lab, LabOptions};
 use proxy_audit::model::Verdict;
 use proxy_audit::model::{Anonymity, JudgeFormat};
 use proxy_audit::model::{Check, Code, ProbeResult, Status};
-use proxy_audit::probe::runner::{self, AuditContext, AuditOptions, ProbeRules};
-use proxy_audit::rules::judge::Judge;
 use proxy_audit::rules::scoring::Scored;
+use proxy_audit::rules::verdicts::Verdicts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -95,21 +95,21 @@ async fn audit_with(profile: Profile, list: &str) -> Vec<Audited> {
     let context =
         Arc::new(AuditContext::new(profile, ProbeRules::built_in().unwrap(), options).unwrap());
     let mut results: Vec<Option<ProbeResult>> = vec![None; inventory.entries.len()];
-    runner::run(
+    checks::run(
         &inventory.entries,
         context,
         std::future::pending(),
         |index, result| results[index] = Some(result),
     )
     .await;
-    let judge = Judge::built_in().unwrap();
+    let verdicts = Verdicts::built_in().unwrap();
     results
         .into_iter()
         .zip(&inventory.entries)
         .map(|(result, entry)| {
             let result = result.unwrap();
             Audited {
-                scored: judge.judge(&entry.spec, &result),
+                scored: verdicts.verdict_for(&entry.spec, &result),
                 result,
             }
         })

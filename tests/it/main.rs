@@ -12,6 +12,7 @@ mod hostile;
 mod html;
 mod interop;
 mod interop_servers;
+mod layers;
 mod parse;
 mod rules;
 mod support;

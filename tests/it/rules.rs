@@ -11,8 +11,8 @@ use proxy_audit::model::Verdict;
 use proxy_audit::model::{Observations, ProbeResult, Status};
 use proxy_audit::policy::address::AddressClass;
 use proxy_audit::rules::blocklist::Blocklist;
-use proxy_audit::rules::judge::Judge;
 use proxy_audit::rules::trusted::TrustedList;
+use proxy_audit::rules::verdicts::Verdicts;
 use sha2::{Digest, Sha256};
 
 /// True for an address or name that no real proxy can have.
@@ -107,7 +107,7 @@ fn shipped_trusted_examples_match_nothing_real() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_shipped_rule_matches_a_lab_proxy() {
     let lab = Lab::start(LabOptions::default()).await.unwrap();
-    let judge = Judge::built_in().unwrap();
+    let verdicts = Verdicts::built_in().unwrap();
     assert!(lab.proxies().len() >= 20);
     for proxy in lab.proxies() {
         let alive = ProbeResult {
@@ -119,7 +119,7 @@ async fn no_shipped_rule_matches_a_lab_proxy() {
                 ..Observations::default()
             },
         };
-        let scored = judge.judge(&proxy.spec, &alive);
+        let scored = verdicts.verdict_for(&proxy.spec, &alive);
         assert_eq!(scored.listed, None, "{}: {scored:?}", proxy.name);
         assert_eq!(scored.verdict, Verdict::Ok, "{}: {scored:?}", proxy.name);
     }

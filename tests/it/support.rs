@@ -6,10 +6,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use proxy_audit::checks::{AuditContext, AuditOptions, ProbeRules};
 use proxy_audit::ingest::{Collector, IngestOptions, Inventory};
 use proxy_audit::lab::Lab;
 use proxy_audit::model::Check;
-use proxy_audit::probe::runner::{AuditContext, AuditOptions, ProbeRules};
 
 use serde_json::Value;
 

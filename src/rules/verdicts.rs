@@ -1,4 +1,7 @@
-//! The verdict for one entry: the score (`scoring.toml`), then the curated lists.
+//! The verdict engine ([`Verdicts`]): the last step of scoring, after the probe and before
+//! the report. It gives one entry its verdict: the score (`scoring.toml`), then the curated
+//! lists. (Not to be confused with the *judge*, the header-echo server the `judge` check
+//! asks, in `src/probe/judge.rs`.)
 //!
 //! - On the blocklist → `dangerous`, with the list's reason (unless never contacted).
 //! - On the trusted list with the same secret or credentials, and `ok` by score →
@@ -16,9 +19,9 @@ use crate::model::ProbeResult;
 use crate::model::Verdict;
 use crate::proxy::ProxySpec;
 
-/// Everything a verdict depends on.
+/// The verdict engine: everything a verdict depends on.
 #[derive(Debug, Clone)]
-pub struct Judge {
+pub struct Verdicts {
     /// Weights and thresholds.
     pub scoring: Scoring,
     /// The curated trusted list.
@@ -27,7 +30,7 @@ pub struct Judge {
     pub blocklist: Blocklist,
 }
 
-impl Judge {
+impl Verdicts {
     /// The built-in scoring, trusted list and blocklist.
     ///
     /// # Errors
@@ -41,7 +44,7 @@ impl Judge {
     }
 
     /// The verdict for `spec` given what the probe found.
-    pub fn judge(&self, spec: &ProxySpec, result: &ProbeResult) -> Scored {
+    pub fn verdict_for(&self, spec: &ProxySpec, result: &ProbeResult) -> Scored {
         let mut scored = self.scoring.score(result);
         let resolved: Vec<IpAddr> = result
             .observations
@@ -91,7 +94,7 @@ mod tests {
     use crate::ingest::link::parse_link;
     use crate::model::{Observations, Status};
 
-    fn judge() -> Judge {
+    fn verdicts() -> Verdicts {
         let trusted = TrustedList::from_toml(
             "[[proxy]]\nname = \"good\"\nsource = \"test\"\nadded = 2026-11-29\nkind = \"mtproto\"\n\
              host = \"198.51.100.7\"\nport = 443\nsecret = \"dd0123456789abcdef0123456789abcdef\"\n",
@@ -103,7 +106,7 @@ mod tests {
             "blocklist.toml",
         )
         .unwrap();
-        Judge {
+        Verdicts {
             scoring: Scoring::built_in().unwrap(),
             trusted,
             blocklist,
@@ -125,16 +128,16 @@ mod tests {
 
     #[test]
     fn trusted_mismatch_and_blocklist() {
-        let judge = judge();
+        let verdicts = verdicts();
         let key = "0123456789abcdef0123456789abcdef";
-        let trusted = judge.judge(
+        let trusted = verdicts.verdict_for(
             &spec(&format!(
                 "tg://proxy?server=198.51.100.7&port=443&secret=ee{key}676f6f676c652e636f6d"
             )),
             &alive(),
         );
         assert_eq!(trusted.verdict, Verdict::Trusted, "{trusted:?}");
-        let impostor = judge.judge(
+        let impostor = verdicts.verdict_for(
             &spec(
                 "tg://proxy?server=198.51.100.7&port=443&secret=dd00000000000000000000000000000000",
             ),
@@ -142,13 +145,13 @@ mod tests {
         );
         assert_eq!(impostor.verdict, Verdict::Suspicious);
         assert!(impostor.explanation.contains("impostor"), "{impostor:?}");
-        let blocked = judge.judge(&spec("socks5://203.0.113.9:1080"), &alive());
+        let blocked = verdicts.verdict_for(&spec("socks5://203.0.113.9:1080"), &alive());
         assert_eq!(blocked.verdict, Verdict::Dangerous);
         assert_eq!(
             blocked.explanation,
             "It is on the blocklist: a known bad network."
         );
-        let unknown = judge.judge(&spec("socks5://192.0.2.1:1080"), &alive());
+        let unknown = verdicts.verdict_for(&spec("socks5://192.0.2.1:1080"), &alive());
         assert_eq!(unknown.verdict, Verdict::Ok);
         assert_eq!(unknown.listed, None);
     }

@@ -50,7 +50,6 @@ use crate::probe::dial::is_transient;
 use crate::proto::hex::to_hex;
 
 // Lives in the protocol layer so the lab can use it too; re-exported for `dial.rs`.
-pub(crate) use crate::proto::tls::AcceptAnyCertificate;
 
 /// At most this many presented certificates are recorded (leaf first); the rest are ignored
 /// for pins and known-CA matching (webpki still sees them all).

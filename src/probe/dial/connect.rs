@@ -19,10 +19,10 @@ use tokio_rustls::client::TlsStream;
 
 use super::io::{Prefixed, io_failure, io_reason};
 use super::{Auth, BoxStream, DialError, Plan, ProxyEndpoint, ProxyStream, Target};
-use crate::probe::tls::AcceptAnyCertificate;
 use crate::proto::http_head::{
     self, HeadError, HeadLimits, MAX_HEAD, ReadHeadError, ResponseHead, parse_response_head,
 };
+use crate::proto::tls::AcceptAnyCertificate;
 
 /// `host:port` for a CONNECT line or a Host field (IPv6 in brackets).
 fn authority(target: &Target) -> String {

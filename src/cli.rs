@@ -481,7 +481,7 @@ fn parse_kind(text: &str) -> Result<ProxyKind, String> {
 }
 
 /// Parses a duration: bare seconds (`2`, `0.5`) or a number with `ms`, `s` or `m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 0.001)

@@ -17,10 +17,10 @@ use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
 /// The built-in profile that points at public endpoints.
-pub const INTERNET_PROFILE: &str = include_str!("../rules/profiles/internet.toml");
+pub(crate) const INTERNET_PROFILE: &str = include_str!("../rules/profiles/internet.toml");
 
 /// Telegram's RSA public keys, named `telegram-keys.pem` by the built-in profile.
-pub const TELEGRAM_KEYS: &str = include_str!("../rules/profiles/telegram-keys.pem");
+pub(crate) const TELEGRAM_KEYS: &str = include_str!("../rules/profiles/telegram-keys.pem");
 
 /// Where the checks point.
 #[derive(Debug, Clone)]
@@ -222,7 +222,7 @@ impl FileError {
 ///
 /// # Errors
 /// When the file cannot be read (the error names it).
-pub fn read_rule_file(path: &Path) -> Result<(String, String), FileError> {
+pub(crate) fn read_rule_file(path: &Path) -> Result<(String, String), FileError> {
     let origin = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => Ok((text, origin)),
@@ -231,7 +231,7 @@ pub fn read_rule_file(path: &Path) -> Result<(String, String), FileError> {
 }
 
 /// A profile that could not be loaded.
-pub type ProfileError = FileError;
+pub(crate) type ProfileError = FileError;
 
 /// The profile file as written.
 #[derive(Debug, Deserialize)]
@@ -342,7 +342,7 @@ fn webpki() -> String {
 
 impl Profile {
     /// The built-in `internet` profile.
-    pub fn internet() -> Result<Self, ProfileError> {
+    pub(crate) fn internet() -> Result<Self, ProfileError> {
         Self::from_toml(INTERNET_PROFILE, "internet", |name| match name {
             "telegram-keys.pem" => Ok(TELEGRAM_KEYS.as_bytes().to_vec()),
             _ => Err(std::io::Error::other(format!(
@@ -499,7 +499,7 @@ fn load_roots(
 }
 
 /// 1-based line of a byte offset (for rule-file errors that name the line).
-pub fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
         .iter()
         .take(offset)
@@ -509,7 +509,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Parses 64 hex digits.
-pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim().as_bytes();
     if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
         return None;

@@ -20,9 +20,17 @@
 //! - [`report`]: output formats fed by one set of serde types.
 //! - [`pipeline`]: ingest → policy → probe → score → report as library calls that print
 //!   nothing.
-//! - [`output`]: files that appear whole or not at all.
+//! - `output`: files that appear whole or not at all.
 //! - [`commands`]: each command checks its arguments, calls the pipeline and prints;
 //!   [`cli`]: the command line as typed, and the exit codes.
+//!
+//! # Using the library
+//!
+//! A program audits a list the way the `audit` command does, through [`pipeline`]: read the
+//! inputs into an [`Inventory`], describe the run with an [`AuditRequest`] (a [`Profile`],
+//! a [`RuleSet`], [`AuditOptions`]) and get an [`AuditReport`] back; [`Events`] hears about
+//! progress, or [`Silent`] ignores it. `examples/audit_list.rs` audits the built-in [`Lab`]
+//! in about thirty lines (`cargo run --example audit_list`).
 
 pub mod catalog;
 pub mod checks;
@@ -32,7 +40,7 @@ pub mod config;
 pub mod ingest;
 pub mod lab;
 pub mod model;
-pub mod output;
+mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod probe;
@@ -40,3 +48,11 @@ pub mod proto;
 pub mod proxy;
 pub mod report;
 pub mod rules;
+
+pub use checks::AuditOptions;
+pub use config::Profile;
+pub use ingest::{IngestOptions, Inventory};
+pub use lab::{Lab, LabOptions};
+pub use pipeline::{AuditRequest, Events, Silent};
+pub use report::audit::AuditReport;
+pub use rules::RuleSet;

@@ -19,7 +19,7 @@ use tempfile::NamedTempFile;
 
 /// A file being written; it replaces `path` only on [`AtomicFile::commit`].
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     /// The destination.
     path: PathBuf,
     /// The temporary file next to it, removed on drop unless committed.
@@ -40,7 +40,7 @@ impl AtomicFile {
     ///
     /// # Errors
     /// When the folder does not exist or is not writable.
-    pub fn create_private(path: &Path) -> io::Result<Self> {
+    pub(crate) fn create_private(path: &Path) -> io::Result<Self> {
         Self::with_mode(path, 0o600)
     }
 
@@ -76,7 +76,7 @@ impl AtomicFile {
     ///
     /// # Errors
     /// When writing, syncing or renaming fails; the destination is then untouched.
-    pub fn commit(self) -> io::Result<()> {
+    pub(crate) fn commit(self) -> io::Result<()> {
         let temp = self
             .temp
             .into_inner()
@@ -91,7 +91,7 @@ impl AtomicFile {
     ///
     /// # Errors
     /// When the destination exists, or writing, syncing or renaming fails.
-    pub fn commit_new(self) -> io::Result<()> {
+    pub(crate) fn commit_new(self) -> io::Result<()> {
         let temp = self
             .temp
             .into_inner()
@@ -120,7 +120,7 @@ impl Write for AtomicFile {
 ///
 /// # Errors
 /// When the file cannot be written; a regular file at `path` is then untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut out = Output::open(Some(path))?;
     out.write_all(bytes)?;
     out.finish()

@@ -1,7 +1,7 @@
 //! What a shared proxy *is*, independent of where it was read: kind, endpoint, credentials.
 //!
 //! Every input format produces a [`ProxySpec`]; the policy layer deduplicates on
-//! [`ProxySpec::dedup_key`]; reports render it back as a normalised link with
+//! `ProxySpec::dedup_key`; reports render it back as a normalised link with
 //! [`ProxySpec::to_link`]. Host and port validation lives here so all formats agree on it.
 
 use std::fmt::{self, Write as _};
@@ -57,7 +57,7 @@ impl ProxyKind {
     }
 
     /// Reads a kind from the names lists use (`socks5h`, `MTProxy`, `socks4a`, `HTTPS`…).
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         let name = name.trim().to_ascii_lowercase();
         Some(match name.as_str() {
             "mtproto" | "mtproxy" | "mtp" | "proxy" | "tg" | "telegram" => Self::Mtproto,
@@ -73,7 +73,7 @@ impl ProxyKind {
 
 impl fmt::Display for ProxyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -90,7 +90,7 @@ impl FromStr for ProxyKind {
 pub struct ProxySpec {
     /// Protocol spoken by the proxy.
     pub kind: ProxyKind,
-    /// Hostname or IP literal, normalised by [`normalize_host`].
+    /// Hostname or IP literal, normalised by `normalize_host`.
     pub host: String,
     /// TCP port, 1–65535.
     pub port: u16,
@@ -158,7 +158,7 @@ impl ProxySpec {
     ///
     /// The key is binary and every variable-length part is length-prefixed, so no two
     /// different specs share a key (`a|b` + `c` cannot collide with `a` + `b|c`).
-    pub fn dedup_key(&self) -> Vec<u8> {
+    pub(crate) fn dedup_key(&self) -> Vec<u8> {
         let mut key = Vec::with_capacity(self.host.len() + 64);
         self.feed_dedup_key(|bytes| key.extend_from_slice(bytes));
         key
@@ -166,7 +166,7 @@ impl ProxySpec {
 
     /// Feeds the bytes of [`Self::dedup_key`] to `sink` piece by piece, so a digest of the
     /// key needs no buffer.
-    pub fn feed_dedup_key(&self, mut sink: impl FnMut(&[u8])) {
+    pub(crate) fn feed_dedup_key(&self, mut sink: impl FnMut(&[u8])) {
         let secret = self
             .secret
             .as_ref()
@@ -205,7 +205,7 @@ impl ProxySpec {
     }
 
     /// The link with the secret and password redacted, for human output.
-    pub fn to_redacted_link(&self) -> String {
+    pub(crate) fn to_redacted_link(&self) -> String {
         let secret = self
             .secret
             .as_ref()
@@ -262,7 +262,7 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// Wraps an IPv6 literal in brackets for use in `host:port`.
-pub fn bracket_host(host: &str) -> String {
+pub(crate) fn bracket_host(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -273,7 +273,7 @@ pub fn bracket_host(host: &str) -> String {
 /// Validates and normalises a host: IPv6 (bracketed or not, zone kept) in canonical form,
 /// IPv4 including the odd spellings resolvers accept (kept as written, their class is
 /// computed elsewhere), or a DNS name (lower case, trailing dot removed).
-pub fn normalize_host(raw: &str) -> Result<String, SpecError> {
+pub(crate) fn normalize_host(raw: &str) -> Result<String, SpecError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(SpecError::EmptyHost);
@@ -321,7 +321,7 @@ fn is_underscore_label(label: &str) -> bool {
 }
 
 /// Parses a port: decimal digits only, 1–65535.
-pub fn parse_port(raw: &str) -> Result<u16, SpecError> {
+pub(crate) fn parse_port(raw: &str) -> Result<u16, SpecError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(SpecError::MissingPort);

@@ -1,7 +1,7 @@
 //! Published MTProto secrets: the rule list that turns "this proxy's key" into "this key was
 //! printed in a README or sample configuration, so anyone can use and recognise the proxy".
 //!
-//! The built-in list is `rules/default-secrets.toml` (compiled in as [`BUILT_IN`]); a user
+//! The built-in list is `rules/default-secrets.toml` (compiled in as `BUILT_IN`); a user
 //! may load another file with [`DefaultSecrets::load`]. [`DefaultSecrets::matching`] gives the
 //! first entry whose key is the key of a link's secret.
 //!
@@ -36,7 +36,7 @@ use crate::config::{FileError, line_of, read_rule_file};
 use crate::proto::mtproto::secret::{KEY_LEN, MtprotoSecret};
 
 /// The built-in list, `rules/default-secrets.toml`.
-pub const BUILT_IN: &str = include_str!("../../rules/default-secrets.toml");
+pub(crate) const BUILT_IN: &str = include_str!("../../rules/default-secrets.toml");
 
 /// The loaded list.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +78,7 @@ struct RawSecret {
 }
 
 impl DefaultSecrets {
-    /// The built-in list ([`BUILT_IN`]).
+    /// The built-in list (`BUILT_IN`).
     pub fn built_in() -> Result<Self, FileError> {
         Self::from_toml(BUILT_IN, "built-in default-secrets.toml")
     }

@@ -1,7 +1,7 @@
 //! Known interception CAs: the rule list that turns "this chain is not the real one" into
 //! "this chain comes from a CA known to intercept TLS".
 //!
-//! The built-in list is `rules/interception-cas.toml` (compiled in as [`BUILT_IN`]); a user
+//! The built-in list is `rules/interception-cas.toml` (compiled in as `BUILT_IN`); a user
 //! may load another file with [`InterceptionCas::load`]. The TLS probe
 //! ([`crate::probe::tls`]) records the presented chain as [`CertFacts`] and asks
 //! [`InterceptionCas::matches`] for the first entry any certificate matches.
@@ -32,7 +32,7 @@
 //!   issuer names its CA.
 //!
 //! Names are read from [`CertFacts::subject`] and [`CertFacts::issuer`], the RFC 4514 strings
-//! written by the TLS probe; [`common_names`] parses them back (escapes included), so a CN
+//! written by the TLS probe; `common_names` parses them back (escapes included), so a CN
 //! such as `Superfish, Inc.` survives the round trip.
 
 use std::path::Path;
@@ -45,7 +45,7 @@ use crate::config::{FileError, line_of, parse_sha256, read_rule_file};
 use crate::model::CertFacts;
 
 /// The built-in list, `rules/interception-cas.toml`.
-pub const BUILT_IN: &str = include_str!("../../rules/interception-cas.toml");
+pub(crate) const BUILT_IN: &str = include_str!("../../rules/interception-cas.toml");
 
 /// The loaded list.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ pub struct InterceptionCa {
 }
 
 /// A list that could not be loaded, naming the file and line when known.
-pub type InterceptionError = FileError;
+pub(crate) type InterceptionError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -119,7 +119,7 @@ impl<'de> Deserialize<'de> for Sha256Hex {
 }
 
 impl InterceptionCas {
-    /// The built-in list ([`BUILT_IN`]).
+    /// The built-in list (`BUILT_IN`).
     pub fn built_in() -> Result<Self, InterceptionError> {
         Self::from_toml(BUILT_IN, "built-in interception-cas.toml")
     }
@@ -230,7 +230,7 @@ impl Presented {
 /// a character, or `\` and two hex digits for one byte of UTF-8. A value written as `#hex`
 /// (not a string) is returned as written. Text that is not a name (`(unparsable)`) yields
 /// nothing.
-pub fn common_names(dn: &str) -> Vec<String> {
+pub(crate) fn common_names(dn: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = dn;
     while !rest.is_empty() {

@@ -91,7 +91,7 @@ fn alive_tunnel(probing: &Probing<'_>, state: &EntryState) -> bool {
         && state.proof.is_some()
 }
 
-/// Runs the audit of `entries` (see [`crate::probe::runner::run_entries`]): at most
+/// Runs the audit of `entries` (see `crate::probe::runner::run_entries`): at most
 /// `--concurrency` at once, at most `--per-host` of one host at once, each result handed to
 /// `on_result(index, result)` as it is ready. Returns true when `shutdown` interrupted it.
 pub async fn run<F>(

@@ -10,7 +10,10 @@ use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec, SpecError, normalize_host, parse_port};
 
 /// Parses one token (a whole line, trimmed). `None`: not a bare proxy form.
-pub fn parse_bare(token: &str, default_kind: ProxyKind) -> Option<Result<ProxySpec, SpecError>> {
+pub(crate) fn parse_bare(
+    token: &str,
+    default_kind: ProxyKind,
+) -> Option<Result<ProxySpec, SpecError>> {
     if token.is_empty() || token.contains(|c: char| c.is_whitespace()) {
         return None;
     }

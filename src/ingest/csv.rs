@@ -2,7 +2,7 @@
 //! `ip<TAB>port<TAB>username<TAB>password`, `link;country`…), read row by row.
 //!
 //! One step of ingestion, next to `text`, `json` and `html`. The header names the fields a
-//! [`Record`] understands; each row becomes a record and reports its items at the line the
+//! `Record` understands; each row becomes a record and reports its items at the line the
 //! row starts on. Rows are streamed (memory stays flat), may have more or fewer cells than
 //! the header, and may hold links in any cell. A row with visible cells and nothing
 //! proxy-like counts as ignored; blank lines and rows of empty cells count as nothing.
@@ -11,7 +11,7 @@
 //! reader skips blank lines without saying so (its line numbers drift after one) and never
 //! fails on a quote left open, silently swallowing the rest of the file into one cell. Here
 //! a quoted cell may span lines, but one still open at the end of the input is a syntax
-//! error naming the line it opened on, as is a row longer than [`MAX_LINE`].
+//! error naming the line it opened on, as is a row longer than `MAX_LINE`.
 
 use std::io::{self, BufRead};
 

@@ -38,7 +38,7 @@ impl InputFormat {
 
 impl fmt::Display for InputFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -49,7 +49,7 @@ pub(crate) const HEADER_WORDS: &[&str] = &[
 ];
 
 /// Picks a format from the input's name and head (at most [`super::read::SNIFF_LEN`] bytes).
-pub fn detect(name: &str, head: &[u8]) -> InputFormat {
+pub(crate) fn detect(name: &str, head: &[u8]) -> InputFormat {
     let lower_name = name.to_ascii_lowercase();
     let path = lower_name.split(['?', '#']).next().unwrap_or_default();
     let by_extension = [

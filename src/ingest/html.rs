@@ -2,7 +2,7 @@
 //! proxy links, read as the text a browser would show.
 //!
 //! One step of ingestion, next to `text`, `json` and `csv`. The page is streamed line by line
-//! (lines capped at [`MAX_LINE`], as in the text format). Each line's markup becomes text:
+//! (lines capped at `MAX_LINE`, as in the text format). Each line's markup becomes text:
 //!
 //! - an anchor whose `href` is a proxy link puts that link in the text (its inner text is
 //!   dropped when it is the same link, so `<a href="tg://x">tg://x</a>` counts once);
@@ -11,7 +11,7 @@
 //! - a new Telegram message (`<div class="message …">`) ends any labelled block, so blocks
 //!   never run from one message into the next.
 //!
-//! The text lines go to a [`TextScanner`] whose position is the HTML line number, so items
+//! The text lines go to a `TextScanner` whose position is the HTML line number, so items
 //! are reported at `line N` (or `lines A-B` for a labelled block spread over lines). A text
 //! line with nothing proxy-like counts as ignored, exactly as in the text format; markup
 //! alone (a line that shows no text) counts as nothing. Export chrome (sender names, times)

@@ -2,20 +2,20 @@
 //! into items at JSON paths such as `messages[3].text_entities[1]`.
 //!
 //! One step of ingestion, next to `text`, `html` and `csv`: the document is read whole (under
-//! [`MAX_JSON`]) and walked once. What the walk meets decides how it is read:
+//! `MAX_JSON`) and walked once. What the walk meets decides how it is read:
 //!
 //! - a **message** (an object with `text` or `text_entities`): its text, reassembled from its
-//!   entities, is scanned by [`TextScanner`] like a channel post, plus the link behind each
+//!   entities, is scanned by `TextScanner` like a channel post, plus the link behind each
 //!   `text_link` entity ("Connect"). Service messages are skipped.
-//! - a **proxy object** (fields naming an endpoint, see [`Record::names_endpoint`]): one
-//!   item per proxy it holds, through [`Record`], at the object's path.
+//! - a **proxy object** (fields naming an endpoint, see `Record::names_endpoint`): one
+//!   item per proxy it holds, through `Record`, at the object's path.
 //! - any other **string**: scanned as text (links, bare `host:port`, labelled blocks).
 //!
 //! Ignored counting: each text unit (a message, or a string value) that holds nothing
 //! proxy-like counts as **one** ignored, however many lines it has; blank ones count as
 //! nothing. Values that belong to a unit already accounted for (a message's other fields, a
 //! proxy object's nested values) are searched for items but never counted, and neither are
-//! strings under [`METADATA_KEYS`], numbers, booleans or null.
+//! strings under `METADATA_KEYS`, numbers, booleans or null.
 //!
 //! Depth is bounded by serde_json's parser, which refuses documents nested deeper than 128
 //! levels, so the recursive walk cannot overflow the stack. Object keys are walked in
@@ -34,10 +34,10 @@ use super::{IngestOptions, ItemSink, Location, ReadError};
 use crate::proxy::{ProxyKind, ProxySpec, SpecError};
 
 /// Largest JSON input read, in bytes (a document is parsed whole, so it is capped).
-pub const MAX_JSON: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_JSON: u64 = 64 * 1024 * 1024;
 
 /// Keys whose string values are plainly metadata: never counted as ignored.
-pub const METADATA_KEYS: &[&str] = &[
+pub(crate) const METADATA_KEYS: &[&str] = &[
     "type",
     "id",
     "name",

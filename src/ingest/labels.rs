@@ -18,7 +18,7 @@ const MAX_GAP: u8 = 2;
 
 /// A field a label names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub(crate) enum Field {
     /// Host or address.
     Server,
     /// TCP port.
@@ -76,12 +76,12 @@ const LABELS: &[(&str, Field)] = &[
 ];
 
 /// True when a line may hold a label (cheap test before [`find_labels`]).
-pub fn may_have_labels(line: &str) -> bool {
+pub(crate) fn may_have_labels(line: &str) -> bool {
     line.contains([':', '=', '：'])
 }
 
 /// Every `label: value` pair in a line whose value has the shape its field needs.
-pub fn find_labels(line: &str) -> Vec<(Field, &str)> {
+pub(crate) fn find_labels(line: &str) -> Vec<(Field, &str)> {
     let mut fields = Vec::new();
     for (at, sep) in line
         .char_indices()
@@ -146,7 +146,7 @@ fn value_fits(field: Field, value: &str) -> bool {
 
 /// The fields of one post being gathered, with the positions of its first and last lines.
 #[derive(Debug)]
-pub struct Block<P> {
+pub(crate) struct Block<P> {
     /// Position of the first label line, `None` while empty.
     first: Option<P>,
     /// Position of the latest label line.
@@ -171,7 +171,7 @@ pub struct Block<P> {
 
 /// What a finished block turned into.
 #[derive(Debug)]
-pub enum Closed<P> {
+pub(crate) enum Closed<P> {
     /// A proxy-looking item spanning `first..=last`.
     Item {
         /// First line position.
@@ -221,7 +221,7 @@ impl<P: Copy> Block<P> {
     }
 
     /// Notes an unrelated line; a long enough gap closes the block.
-    pub fn gap(&mut self) -> Option<Closed<P>> {
+    pub(crate) fn gap(&mut self) -> Option<Closed<P>> {
         self.first?;
         self.gap += 1;
         if self.gap > MAX_GAP {

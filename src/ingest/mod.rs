@@ -3,15 +3,15 @@
 //!
 //! Format parsers (`text`, `json`, `html`, `csv`) know nothing of deduplication or counts:
 //! they report each item they find to an [`ItemSink`]. The [`Collector`] is that sink: it
-//! deduplicates (see [`crate::policy::dedup`]), classifies addresses, and keeps per-input
+//! deduplicates (see `crate::policy::dedup`), classifies addresses, and keeps per-input
 //! counts, so that `entries + duplicates + rejected` equals the items found.
 
 pub mod bare;
 pub mod csv;
-pub mod detect;
+pub(crate) mod detect;
 pub mod html;
 pub mod json;
-pub mod labels;
+pub(crate) mod labels;
 pub mod link;
 pub mod read;
 pub mod record;
@@ -194,7 +194,7 @@ impl Inventory {
     }
 
     /// Inputs that could not be read.
-    pub fn failed_inputs(&self) -> impl Iterator<Item = &InputReport> {
+    pub(crate) fn failed_inputs(&self) -> impl Iterator<Item = &InputReport> {
         self.inputs.iter().filter(|input| input.error.is_some())
     }
 }
@@ -314,7 +314,12 @@ impl Collector {
     }
 
     /// Records an input that could not be opened or fetched at all.
-    pub fn fail_input(&mut self, name: &str, format: InputFormat, error: ReadError) -> ReadError {
+    pub(crate) fn fail_input(
+        &mut self,
+        name: &str,
+        format: InputFormat,
+        error: ReadError,
+    ) -> ReadError {
         self.inventory.inputs.push(InputReport {
             name: Arc::from(name),
             format,

@@ -1,4 +1,4 @@
-//! Opening inputs: files, standard input, and `http(s)://` URLs, plus [`Sniffed`], a reader
+//! Opening inputs: files, standard input, and `http(s)://` URLs, plus `Sniffed`, a reader
 //! that lets format detection look at the head of a stream without consuming it.
 //!
 //! Text inputs are streamed (memory does not grow with the file); URL bodies are read into
@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::ReadError;
 
 /// How much of an input detection looks at.
-pub const SNIFF_LEN: usize = 64 * 1024;
+pub(crate) const SNIFF_LEN: usize = 64 * 1024;
 
 /// Limits for fetching a list from a URL.
 #[derive(Debug, Clone, Copy)]
@@ -32,13 +32,13 @@ impl Default for FetchLimits {
 }
 
 /// True when an input name is a URL to fetch rather than a path.
-pub fn is_url(name: &str) -> bool {
+pub(crate) fn is_url(name: &str) -> bool {
     let lower = name.get(..8).unwrap_or(name).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Opens a file, or standard input for `-`.
-pub fn open_local(name: &str) -> io::Result<Box<dyn BufRead + Send>> {
+pub(crate) fn open_local(name: &str) -> io::Result<Box<dyn BufRead + Send>> {
     if name == "-" {
         return Ok(Box::new(BufReader::with_capacity(SNIFF_LEN, io::stdin())));
     }
@@ -116,7 +116,7 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
 }
 
 /// A buffered reader whose first [`SNIFF_LEN`] bytes can be looked at before reading.
-pub struct Sniffed<R> {
+pub(crate) struct Sniffed<R> {
     /// Bytes peeked and not yet handed out.
     head: Vec<u8>,
     /// How much of `head` was handed out.
@@ -137,7 +137,7 @@ impl<R: BufRead> Sniffed<R> {
 
     /// Reads up to [`SNIFF_LEN`] bytes (fewer at end of input) and returns them; they will
     /// still be read afterwards.
-    pub fn peek(&mut self) -> io::Result<&[u8]> {
+    pub(crate) fn peek(&mut self) -> io::Result<&[u8]> {
         if self.head.is_empty() {
             (&mut self.inner)
                 .take(SNIFF_LEN as u64)

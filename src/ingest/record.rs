@@ -2,8 +2,8 @@
 //! `secret`, `type`, `user`, `pass`, `link`…) and turned into the proxy items it holds.
 //!
 //! Sits between the structured parsers ([`super::json`], [`super::csv`]) and the shared
-//! validation in [`crate::proxy`]: both parsers build a [`Record`] from name/value pairs and
-//! report its [`Record::items`], so JSON and CSV agree on aliases, kind inference and errors.
+//! validation in [`crate::proxy`]: both parsers build a `Record` from name/value pairs and
+//! report its `Record::items`, so JSON and CSV agree on aliases, kind inference and errors.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -67,13 +67,13 @@ fn column_of(name: &str) -> Option<Column> {
 }
 
 /// True when `name` is a field name records understand (CSV uses it to check a header).
-pub fn is_field_name(name: &str) -> bool {
+pub(crate) fn is_field_name(name: &str) -> bool {
     column_of(name).is_some()
 }
 
 /// One proxy-looking thing a record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordItem<'r> {
+pub(crate) struct RecordItem<'r> {
     /// The text to show if it is rejected: the link, or the fields as `host: … / port: …`.
     pub text: Cow<'r, str>,
     /// The proxy, or why it cannot be used.
@@ -83,14 +83,14 @@ pub struct RecordItem<'r> {
 /// The non-empty values of one JSON object or CSV row, each with the field it names
 /// (`None` for fields records do not know, which are still searched for links).
 #[derive(Debug, Clone, Default)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// Values in input order; empty values are never stored, so they count as absent.
     cells: Vec<(Option<Column>, Cow<'a, str>)>,
 }
 
 impl<'a> Record<'a> {
     /// A record from `(field name, value)` pairs.
-    pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Self
+    pub(crate) fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Self
     where
         N: AsRef<str>,
         V: Into<Cow<'a, str>>,
@@ -128,7 +128,7 @@ impl<'a> Record<'a> {
     /// the host value), or a host together with a secret or a type. JSON uses this to tell
     /// proxy objects from other objects that merely have an `ip` or `address` (Telegram
     /// session lists, venues).
-    pub fn names_endpoint(&self) -> bool {
+    pub(crate) fn names_endpoint(&self) -> bool {
         let host = self.get(Column::Host);
         let host_has_port = host.is_some_and(|host| split_host_port(host).1.is_some());
         let described = self.get(Column::Secret).is_some() || self.get(Column::Kind).is_some();
@@ -141,7 +141,7 @@ impl<'a> Record<'a> {
     /// The kind comes from the type field, else a secret means MTProto, credentials mean
     /// SOCKS5, and anything else is `default_kind`. A secret on a non-MTProto kind and
     /// credentials on MTProto are ignored.
-    pub fn to_spec(&self, default_kind: ProxyKind) -> Option<Result<ProxySpec, SpecError>> {
+    pub(crate) fn to_spec(&self, default_kind: ProxyKind) -> Option<Result<ProxySpec, SpecError>> {
         let host = self.get(Column::Host);
         let port = self.get(Column::Port);
         if host.is_none() && port.is_none() {
@@ -199,7 +199,7 @@ impl<'a> Record<'a> {
     }
 
     /// The known fields as `host: … / port: …`, for a rejection message.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut text = String::new();
         for (column, value) in &self.cells {
             let name = match column {
@@ -248,7 +248,7 @@ impl<'a> Record<'a> {
     /// when they name a valid proxy none of the links names. (A row holding both a link and
     /// its fields is one proxy, not a duplicate; fields left incomplete next to a link are
     /// not a rejection.) Empty when the record holds nothing proxy-like.
-    pub fn items(&self, default_kind: ProxyKind) -> Vec<RecordItem<'_>> {
+    pub(crate) fn items(&self, default_kind: ProxyKind) -> Vec<RecordItem<'_>> {
         let links = self.links(default_kind);
         let fields = self.to_spec(default_kind).filter(|outcome| match outcome {
             Ok(spec) => !links.iter().any(|link| link.outcome.as_ref() == Ok(spec)),

@@ -1,6 +1,6 @@
 //! Free text, line by line: links anywhere, bare `host:port` forms, labelled blocks, and
 //! everything else counted as ignored. The text format streams (memory stays flat however
-//! long the file); JSON and HTML exports reuse [`TextScanner`] on the text they extract.
+//! long the file); JSON and HTML exports reuse `TextScanner` on the text they extract.
 
 use std::io::{self, BufRead};
 
@@ -11,11 +11,11 @@ use super::{IngestOptions, ItemSink, Location};
 use crate::proxy::{ProxyKind, ProxySpec, SpecError};
 
 /// Longest line read; a longer one is rejected and skipped without buffering it whole.
-pub const MAX_LINE: usize = 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
 
 /// Where a text item was found, in the caller's positions `P`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum At<P> {
+pub(crate) enum At<P> {
     /// In one line, starting at byte `offset`.
     Line {
         /// The line.
@@ -33,7 +33,7 @@ pub enum At<P> {
 }
 
 /// Receives what a [`TextScanner`] finds.
-pub trait TextSink<P> {
+pub(crate) trait TextSink<P> {
     /// A proxy-looking item.
     fn item(&mut self, at: At<P>, text: &str, outcome: Result<ProxySpec, SpecError>);
     /// `count` non-blank lines without anything proxy-like, the latest at `at`.
@@ -42,7 +42,7 @@ pub trait TextSink<P> {
 
 /// Scans lines of free text, carrying labelled blocks across lines.
 #[derive(Debug)]
-pub struct TextScanner<P> {
+pub(crate) struct TextScanner<P> {
     /// Kind for bare `host:port` lines.
     default_kind: ProxyKind,
     /// The labelled block being gathered.
@@ -182,7 +182,7 @@ impl<S: ItemSink> TextSink<u64> for LineNumbers<'_, S> {
     }
 }
 
-/// Reads a text input to the end, streaming, with lines capped at [`MAX_LINE`].
+/// Reads a text input to the end, streaming, with lines capped at `MAX_LINE`.
 pub fn parse(
     reader: impl BufRead,
     options: &IngestOptions,

@@ -3,7 +3,7 @@
 //!
 //! The lab needs two kinds of CA: the "real" one behind its TLS origins (which the auditor is
 //! told to trust), and the one a malicious proxy mints substitute leaves with (which it is
-//! not). Both are plain [`LabCa`]s; only who trusts them differs. Keys are ECDSA P-256 so
+//! not). Both are plain `LabCa`s; only who trusts them differs. Keys are ECDSA P-256 so
 //! minting a leaf per intercepted name stays cheap.
 
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ const CACHE_CAPACITY: usize = 256;
 /// A CA that issues leaf certificates on demand.
 ///
 /// `Send + Sync`: one CA is shared by every connection of a lab proxy.
-pub struct LabCa {
+pub(crate) struct LabCa {
     /// The self-signed CA certificate together with its signing key and subject.
     issuer: CertifiedIssuer<'static, KeyPair>,
     /// The crypto provider behind every server config (ring).
@@ -44,7 +44,7 @@ pub struct LabCa {
 }
 
 /// Why a certificate could not be made.
-pub type CaError = rcgen::Error;
+pub(crate) type CaError = rcgen::Error;
 
 impl LabCa {
     /// A new self-signed CA with this subject (CN and O).
@@ -72,12 +72,12 @@ impl LabCa {
     }
 
     /// The CA certificate, PEM.
-    pub fn cert_pem(&self) -> String {
+    pub(crate) fn cert_pem(&self) -> String {
         self.issuer.pem()
     }
 
     /// The CA certificate, DER.
-    pub fn cert_der(&self) -> CertificateDer<'static> {
+    pub(crate) fn cert_der(&self) -> CertificateDer<'static> {
         self.issuer.der().clone()
     }
 
@@ -121,14 +121,17 @@ impl LabCa {
     ///
     /// Ring provider, safe default protocol versions, no client authentication, ALPN
     /// `http/1.1`.
-    pub fn server_config(&self, names: &[&str]) -> Result<Arc<rustls::ServerConfig>, CaError> {
+    pub(crate) fn server_config(
+        &self,
+        names: &[&str],
+    ) -> Result<Arc<rustls::ServerConfig>, CaError> {
         let (chain, key) = self.issue(names)?;
         self.server_config_with_chain(chain, key)
     }
 
     /// A server config like [`LabCa::server_config`]'s presenting `chain` (leaf first) with
     /// the leaf's `key`, whatever the chain holds (the hostile lab presents a huge one).
-    pub fn server_config_with_chain(
+    pub(crate) fn server_config_with_chain(
         &self,
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
@@ -148,7 +151,7 @@ impl LabCa {
     ///
     /// For interceptors, which mint per SNI name: the cache holds at most 256 names and is
     /// emptied when full, so a client cycling through names cannot grow it without bound.
-    pub fn issue_cached(&self, name: &str) -> Result<Arc<rustls::ServerConfig>, CaError> {
+    pub(crate) fn issue_cached(&self, name: &str) -> Result<Arc<rustls::ServerConfig>, CaError> {
         let key = name.to_ascii_lowercase();
         if let Some(config) = self.lock_cache().get(&key) {
             return Ok(Arc::clone(config));

@@ -17,14 +17,14 @@ use crate::proto::mtproto::tl::Reader;
 
 /// Products of two primes the fake DC hands out as `pq` (p < q, both about 31 bits). The
 /// first two are the worked examples of core.telegram.org/mtproto/samples-auth_key.
-pub const LAB_PQ_PAIRS: [(u64, u64); 2] = [
+pub(crate) const LAB_PQ_PAIRS: [(u64, u64); 2] = [
     (1_338_315_091, 1_710_990_221),
     (1_145_839_111, 1_440_313_657),
 ];
 
 /// The server side of the exchange: one per connection to the fake datacenter.
 #[derive(Debug, Clone, Default)]
-pub struct DcSession {
+pub(crate) struct DcSession {
     /// Where the session is.
     state: DcState,
 }

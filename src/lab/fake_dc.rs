@@ -12,10 +12,10 @@
 //! the auditor's SOCKS5 tunnels send the tag in clear; real proxy servers (such as
 //! mtprotoproxy in the interop tests) open with a secret-less obfuscated2 init announcing
 //! the tag, as they would to Telegram, and everything after it is encrypted
-//! ([`accept_direct_init`]). Anything else closes the connection.
+//! (`accept_direct_init`). Anything else closes the connection.
 //!
-//! Every read is bounded in time (the lab's 5-second step) and size ([`MAX_FRAME`]).
-//! The protocol logic itself is [`DcSession`]; this module only moves frames.
+//! Every read is bounded in time (the lab's 5-second step) and size (`MAX_FRAME`).
+//! The protocol logic itself is `DcSession`; this module only moves frames.
 
 use std::io;
 use std::sync::Arc;
@@ -40,16 +40,16 @@ const LAB_DC_PRIMES: &str = include_str!("keys/lab-dc.primes");
 const IMPOSTOR_DC_PEM: &str = include_str!("keys/impostor-dc.pem");
 
 /// Largest frame payload accepted (the handshake's largest request is about 340 bytes).
-pub const MAX_FRAME: usize = 64 * 1024;
+pub(crate) const MAX_FRAME: usize = 64 * 1024;
 /// Protocol tag of the intermediate transport.
-pub const TAG_INTERMEDIATE: [u8; 4] = [0xee; 4];
+pub(crate) const TAG_INTERMEDIATE: [u8; 4] = [0xee; 4];
 /// Protocol tag of the padded intermediate transport.
-pub const TAG_PADDED: [u8; 4] = [0xdd; 4];
+pub(crate) const TAG_PADDED: [u8; 4] = [0xdd; 4];
 /// Most padding bytes a padded-intermediate frame carries.
 const MAX_PADDING: usize = 15;
 
 /// The lab datacenter's key; its public half goes into the lab profile
-/// ([`DcPrivateKey::public_pem`], [`DcPrivateKey::fingerprint`]).
+/// (`DcPrivateKey::public_pem`, `DcPrivateKey::fingerprint`).
 pub fn lab_dc_key() -> Result<DcPrivateKey, KeyError> {
     DcPrivateKey::from_primes(LAB_DC_PRIMES, "lab:lab-dc")
 }
@@ -70,7 +70,7 @@ pub enum Framing {
 
 impl Framing {
     /// The framing a protocol tag announces.
-    pub fn from_tag(tag: [u8; 4]) -> Option<Self> {
+    pub(crate) fn from_tag(tag: [u8; 4]) -> Option<Self> {
         match tag {
             TAG_INTERMEDIATE => Some(Self::Intermediate),
             TAG_PADDED => Some(Self::PaddedIntermediate),
@@ -98,7 +98,7 @@ impl Framing {
 }
 
 /// Serves the fake datacenter on `listener` until dropped, one task per connection.
-pub async fn serve_fake_dc(listener: TcpListener, key: Arc<DcPrivateKey>) {
+pub(crate) async fn serve_fake_dc(listener: TcpListener, key: Arc<DcPrivateKey>) {
     serve_sessions(listener, move |stream, _peer| {
         let key = Arc::clone(&key);
         async move {

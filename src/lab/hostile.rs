@@ -1,19 +1,19 @@
 //! Hostile lab endpoints: listeners that misbehave at the socket or protocol level, to show
 //! that the auditor bounds every wait and every read and survives resets.
 //!
-//! The socket-level ones ([`Hostile`]) need no protocol: a tarpit, a drip, an endless stream,
+//! The socket-level ones (`Hostile`) need no protocol: a tarpit, a drip, an endless stream,
 //! garbage, a reset. The protocol-level ones speak just enough of the protocol they attack
 //! to reach the point where they misbehave:
 //!
-//! - [`Hostile::HugeReply`] and [`Hostile::HeaderBomb`]: HTTP proxies answering with a 100 MB
+//! - `Hostile::HugeReply` and `Hostile::HeaderBomb`: HTTP proxies answering with a 100 MB
 //!   body, or with a head whose header fields never end;
-//! - [`Hostile::SocksHugeAddress`]: a SOCKS5 success reply with the longest address the
+//! - `Hostile::SocksHugeAddress`: a SOCKS5 success reply with the longest address the
 //!   protocol allows, then an endless stream through the "tunnel";
-//! - [`serve_faketls_bad_lengths`]: an `ee` MTProto proxy whose FakeTLS answer announces more
+//! - `serve_faketls_bad_lengths`: an `ee` MTProto proxy whose FakeTLS answer announces more
 //!   bytes than it ever sends;
-//! - [`serve_mtproto_endless`]: a `dd` MTProto proxy that accepts the handshake, then sends
+//! - `serve_mtproto_endless`: a `dd` MTProto proxy that accepts the handshake, then sends
 //!   an answer whose frame never ends;
-//! - [`long_chain_config`]: the TLS server behind the `tls-long-chain` SOCKS5 proxy, with a
+//! - `long_chain_config`: the TLS server behind the `tls-long-chain` SOCKS5 proxy, with a
 //!   1,000-certificate chain.
 //!
 //! Everything that streams writes only as fast as the client reads (each write waits for
@@ -71,7 +71,7 @@ const CHUNK: usize = 16 * 1024;
 /// sent is close to what the client took (the kernel doubles it and may round it up).
 const SEND_BUFFER: usize = 64 * 1024;
 /// The body length [`Hostile::HugeReply`] announces and sends: 100 MB.
-pub const HUGE_BODY: u64 = 100 * 1024 * 1024;
+pub(crate) const HUGE_BODY: u64 = 100 * 1024 * 1024;
 /// The byte [`Hostile::HugeReply`]'s body is made of.
 const HUGE_FILL: u8 = b'x';
 /// The header field [`Hostile::HeaderBomb`] repeats: as short as a field can usefully be,
@@ -88,17 +88,17 @@ const HUGE_ADDRESS_LABEL: &[u8] = b"huge-address.lab.test.";
 /// The record length [`serve_faketls_bad_lengths`] announces for its ServerHello: the
 /// largest a FakeTLS client accepts (16384 + 256), so the header passes and the client must
 /// wait for bytes that never come.
-pub const BAD_HELLO_LEN: u16 = 16_640;
+pub(crate) const BAD_HELLO_LEN: u16 = 16_640;
 /// The frame length [`serve_mtproto_endless`] announces: 1 GiB, far beyond any answer.
 const ENDLESS_FRAME_LEN: u32 = 1 << 30;
 /// Largest clock difference [`serve_faketls_bad_lengths`] accepts in a ClientHello.
 const MAX_SKEW: u32 = 120;
 /// How many certificates `tls-long-chain` presents.
-pub const LONG_CHAIN_LEN: usize = 1000;
+pub(crate) const LONG_CHAIN_LEN: usize = 1000;
 
 /// A hostile endpoint's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hostile {
+pub(crate) enum Hostile {
     /// Accepts and never writes nor closes; reads and discards until the client leaves.
     Tarpit,
     /// Sends one byte a second, forever: a SOCKS5-looking answer that never completes in
@@ -123,7 +123,7 @@ pub enum Hostile {
 
 /// Serves `kind` on `listener`, one task per connection, adding every byte written to
 /// `sent`. Runs until dropped.
-pub async fn serve_hostile(listener: TcpListener, kind: Hostile, sent: Arc<AtomicU64>) {
+pub(crate) async fn serve_hostile(listener: TcpListener, kind: Hostile, sent: Arc<AtomicU64>) {
     serve_sessions(listener, move |stream, _peer| {
         let sent = Arc::clone(&sent);
         async move {
@@ -330,7 +330,7 @@ fn unix_now() -> u32 {
 /// valid ClientHello gets the real answer (HMAC and all) except that its first record
 /// header announces [`BAD_HELLO_LEN`] bytes, many more than follow; then the connection
 /// stays open and silent. Anything else is closed. Runs until dropped.
-pub async fn serve_faketls_bad_lengths(listener: TcpListener, secret: MtprotoSecret) {
+pub(crate) async fn serve_faketls_bad_lengths(listener: TcpListener, secret: MtprotoSecret) {
     let key = secret.key();
     serve_sessions(listener, move |stream, _peer| async move {
         // As for every hostile session: how it ended is of no interest.
@@ -371,7 +371,7 @@ async fn faketls_bad_lengths(mut stream: TcpStream, key: &[u8; KEY_LEN]) -> io::
 /// instead of relaying to a datacenter, sends an answer that never ends: a frame announcing
 /// 1 GiB, then encrypted bytes forever, as fast as the client reads, counted in `sent`. An
 /// invalid init is closed. Runs until dropped.
-pub async fn serve_mtproto_endless(
+pub(crate) async fn serve_mtproto_endless(
     listener: TcpListener,
     secret: MtprotoSecret,
     sent: Arc<AtomicU64>,
@@ -428,7 +428,7 @@ async fn mtproto_endless(
 /// The TLS server behind `tls-long-chain`: a leaf for `names` from a CA of its own, followed
 /// by [`LONG_CHAIN_LEN`]` - 1` copies of that CA's certificate (about half a megabyte).
 /// Generated once at lab start. The chain needs no valid path: its size is the attack.
-pub fn long_chain_config(names: &[&str]) -> Result<Arc<rustls::ServerConfig>, CaError> {
+pub(crate) fn long_chain_config(names: &[&str]) -> Result<Arc<rustls::ServerConfig>, CaError> {
     let ca = LabCa::new("proxy-audit lab long chain CA", "proxy-audit lab")?;
     let (issued, key) = ca.issue(names)?;
     let leaf = issued.into_iter().next();

@@ -36,7 +36,7 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 /// How a lab HTTP proxy treats the `GET`s it forwards. `CONNECT` tunnels are relayed
 /// untouched whatever the behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpBehaviour {
+pub(crate) enum HttpBehaviour {
     /// Forwards requests and responses unchanged, apart from hop-by-hop request fields.
     Honest,
     /// A content-injecting proxy: inserts this snippet into every uncompressed `text/*`
@@ -53,7 +53,7 @@ pub enum HttpBehaviour {
 
 /// Serves HTTP proxy requests on `listener` with `behaviour`, one task per connection,
 /// reaching targets through `router`. Runs until dropped.
-pub async fn serve_http_proxy(
+pub(crate) async fn serve_http_proxy(
     listener: TcpListener,
     behaviour: Arc<HttpBehaviour>,
     router: Arc<Router>,

@@ -4,7 +4,7 @@
 //!
 //! This is the attack the auditor's `tls` check exists to catch (the lab's CA for it mimics
 //! the 2019 Kazakhstan interception, "Qaznet Trust Network"). It is hand-written on the
-//! lab's own [`LabCa`] and tokio-rustls because an interceptor is just two handshakes and a
+//! lab's own `LabCa` and tokio-rustls because an interceptor is just two handshakes and a
 //! copy loop; what matters is that the substituted chain is realistic, not a proxy
 //! framework.
 
@@ -35,7 +35,7 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
 const NO_SNI_NAME: &str = "unknown.invalid";
 
 /// Terminates the client's TLS with a leaf minted for its SNI and relays to the upstream.
-pub struct Interceptor {
+pub(crate) struct Interceptor {
     /// The CA that signs minted leaves.
     pub ca: LabCa,
     /// The upstream TLS client config (accepts any server certificate), built on first use.
@@ -59,7 +59,11 @@ impl Interceptor {
     /// (none when the client sent none) and its certificate is not checked. A client that
     /// sends nothing within 5 s is relayed as plain bytes. Returns when either side
     /// closes; any error ends the relay and is returned (callers may ignore it).
-    pub async fn relay(&self, client: TcpStream, upstream: TcpStream) -> std::io::Result<()> {
+    pub(crate) async fn relay(
+        &self,
+        client: TcpStream,
+        upstream: TcpStream,
+    ) -> std::io::Result<()> {
         if starts_with_tls(&client).await? {
             self.intercept(client, upstream).await
         } else {

@@ -3,12 +3,12 @@
 //! Trainers run it to show a class what a malicious proxy does (`proxy-audit lab`,
 //! `proxy-audit demo`); the integration tests audit it. Every server binds `127.0.0.1:0`
 //! and reports the port the OS chose. Proxies only ever connect to the lab's own names
-//! (`*.lab.test`, resolved by [`route::Router`]) and loopback addresses, so the lab makes no
+//! (`*.lab.test`, resolved by `route::Router`) and loopback addresses, so the lab makes no
 //! traffic off the machine.
 //!
 //! - [`ca`]: the lab CA that signs the canary's certificate, and the interceptor's CA.
 //! - [`origins`]: the TLS canary, the plain-HTTP canary, the judge.
-//! - [`socks`], [`http_proxy`]: proxies with one behaviour each; [`intercept`]: TLS
+//! - [`socks`], `http_proxy`: proxies with one behaviour each; [`intercept`]: TLS
 //!   interception for the intercepting proxy.
 //! - [`hostile`]: endpoints that misbehave at the socket or protocol level (tarpit, drip,
 //!   endless streams, a 100 MB reply, a header bomb, a huge SOCKS address, a 1,000-certificate
@@ -20,16 +20,16 @@
 //! loopback address of its own. A new lab behaviour is one row plus its server code.
 
 pub mod ca;
-pub mod dc_session;
+pub(crate) mod dc_session;
 pub mod fake_dc;
 pub mod hostile;
-pub mod http_proxy;
+pub(crate) mod http_proxy;
 pub mod intercept;
-pub mod mtproxy;
+pub(crate) mod mtproxy;
 pub mod origins;
 mod roles;
-pub mod route;
-pub mod scale;
+pub(crate) mod route;
+pub(crate) mod scale;
 pub mod socks;
 
 use std::collections::HashMap;
@@ -54,21 +54,21 @@ use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
 use crate::proxy::ProxySpec;
 
 /// The TLS canary's name.
-pub const TLS_CANARY: &str = "tls.lab.test";
+pub(crate) const TLS_CANARY: &str = "tls.lab.test";
 /// The plain-HTTP canary's name.
-pub const HTTP_CANARY: &str = "http.lab.test";
+pub(crate) const HTTP_CANARY: &str = "http.lab.test";
 /// The judge's name.
-pub const JUDGE: &str = "judge.lab.test";
+pub(crate) const JUDGE: &str = "judge.lab.test";
 /// The impostor origin the DNS-lying proxy sends the TLS canary's name to.
-pub const IMPOSTOR: &str = "impostor.lab.test";
+pub(crate) const IMPOSTOR: &str = "impostor.lab.test";
 /// File name of the lab CA next to the written profile.
-pub const CA_FILE: &str = "lab-ca.pem";
+pub(crate) const CA_FILE: &str = "lab-ca.pem";
 /// File name of the lab datacenter's public key next to the written profile.
-pub const DC_KEY_FILE: &str = "lab-dc.pub.pem";
+pub(crate) const DC_KEY_FILE: &str = "lab-dc.pub.pem";
 /// The domain the lab's FakeTLS proxies imitate.
 pub const FRONTED: &str = "fronted.lab.test";
 /// The popular site one lab FakeTLS proxy poses as, from an address that is not the site's.
-pub const POSED: &str = "popular.lab.test";
+pub(crate) const POSED: &str = "popular.lab.test";
 /// Where the lab profile's `[hosts]` says [`POSED`] lives: a loopback address no lab server
 /// listens on, and that nothing connects to (only the `camouflage` check compares it).
 const POSED_ADDRESS: &str = "127.0.0.2";
@@ -309,16 +309,16 @@ impl Lab {
     }
 
     /// The lab CA certificate (PEM); the profile names it [`CA_FILE`].
-    pub fn ca_pem(&self) -> &str {
+    pub(crate) fn ca_pem(&self) -> &str {
         &self.ca_pem
     }
 
     /// The lab datacenter's public key (PEM); the profile names it [`DC_KEY_FILE`].
-    pub fn dc_key_pem(&self) -> &str {
+    pub(crate) fn dc_key_pem(&self) -> &str {
         &self.dc_key_pem
     }
 
-    /// The lab profile (TOML); its roots file is [`CA_FILE`].
+    /// The lab profile (TOML); its roots file is `CA_FILE`.
     pub fn profile_toml(&self) -> &str {
         &self.profile_toml
     }
@@ -349,7 +349,7 @@ impl Lab {
     }
 
     /// Runs until `shutdown` completes, then stops every server.
-    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
+    pub(crate) async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
         shutdown.await;
         self.tasks.shutdown().await;
     }

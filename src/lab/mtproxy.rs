@@ -49,7 +49,7 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// What a lab MTProto proxy does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MtproxyBehaviour {
+pub(crate) enum MtproxyBehaviour {
     /// A correct proxy.
     Honest {
         /// `ee` only: the TLS site bad clients are relayed to ("masking"); `None` closes
@@ -131,7 +131,7 @@ impl Proxy {
 
 /// Serves MTProto proxy connections on `listener` for `secret`, relaying to `dc` (a
 /// loopback address). Runs until dropped.
-pub async fn serve_mtproxy(
+pub(crate) async fn serve_mtproxy(
     listener: TcpListener,
     secret: MtprotoSecret,
     behaviour: Arc<MtproxyBehaviour>,

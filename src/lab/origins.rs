@@ -6,7 +6,7 @@
 //! for a few dozen lines, and would hide exactly what the audit tests rely on: which bytes
 //! go out, and which headers came in, in which order, spelled how.
 //!
-//! Every connection gets its own task and one deadline ([`CONNECTION_DEADLINE`]) for all
+//! Every connection gets its own task and one deadline (`CONNECTION_DEADLINE`) for all
 //! of it, TLS handshake included; the request head is capped at [`MAX_HEAD`] bytes (read by
 //! the shared reader of [`crate::proto::http_head`]).
 //! Whatever a client sends, the worst it gets is an error status or a closed connection:
@@ -32,7 +32,7 @@ pub const MAX_HEAD: u64 = HEAD_CAP as u64;
 const HEAD_CAP: usize = 16 * 1024;
 
 /// How long one connection may take, from accept to the last byte of the response.
-pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// What the judge answers: the address the request came from and its header fields.
 ///
@@ -52,7 +52,7 @@ pub struct JudgeReply {
 /// The body goes out as `text/html`. Each TLS handshake and request share the connection
 /// deadline; a client that completes the handshake and closes without a request (as the
 /// auditor's certificate check does) simply ends its connection.
-pub async fn serve_tls_origin(
+pub(crate) async fn serve_tls_origin(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     body: &'static [u8],
@@ -72,7 +72,7 @@ pub async fn serve_tls_origin(
 ///
 /// The request target is not looked at, so origin-form (`GET /x`) and absolute-form
 /// (`GET http://host/x`, as sent to HTTP proxies) requests get the same answer.
-pub async fn serve_http_canary(listener: TcpListener, body: &'static [u8]) {
+pub(crate) async fn serve_http_canary(listener: TcpListener, body: &'static [u8]) {
     accept_loop(&listener, |mut tcp, _peer| async move {
         answer(&mut tcp, |_| Reply::ok("text/plain", body)).await
     })

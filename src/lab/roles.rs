@@ -361,10 +361,7 @@ pub(super) fn roles(backends: &Backends, options: LabOptions) -> Result<Vec<Role
             "harvesting-socks5",
             "SOCKS5 proxy that accepts any password (collects credentials)",
             Socks5,
-            Server::Socks5(Socks5Behaviour::AnyPassword {
-                username: "bob".to_owned(),
-                password: "hunter2".to_owned(),
-            }),
+            Server::Socks5(Socks5Behaviour::AnyPassword),
         )
         .login("bob", "hunter2"),
         Role::new(

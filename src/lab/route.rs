@@ -28,13 +28,14 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// The lab's resolver: only its own names and loopback addresses are reachable.
 #[derive(Debug, Clone, Default)]
-pub struct Router {
+pub(crate) struct Router {
     /// Lower-case `name` → address (all loopback; any other address is ignored).
     pub names: HashMap<String, IpAddr>,
 }
 
 impl Router {
     /// Adds `name` (stored lower-case, as [`Router::resolve_name`] looks it up) → `ip`.
+    #[cfg(test)]
     pub fn insert(&mut self, name: &str, ip: IpAddr) {
         self.names.insert(name.to_ascii_lowercase(), ip);
     }
@@ -42,7 +43,7 @@ impl Router {
     /// Resolves a name the way an honest lab proxy does: case-insensitively, to its loopback
     /// address. `None` for names the lab does not know (and for a name mapped off loopback
     /// by mistake), which a proxy answers with "host unreachable".
-    pub fn resolve_name(&self, name: &str, port: u16) -> Option<SocketAddr> {
+    pub(crate) fn resolve_name(&self, name: &str, port: u16) -> Option<SocketAddr> {
         self.names
             .get(&name.to_ascii_lowercase())
             .map(|ip| SocketAddr::new(*ip, port))
@@ -51,13 +52,17 @@ impl Router {
 
     /// Lets an address through when it is loopback (`127.0.0.0/8` or `::1`); `None` for
     /// anything else, IPv4-mapped loopback included.
-    pub fn resolve_addr(&self, addr: SocketAddr) -> Option<SocketAddr> {
+    #[expect(
+        clippy::unused_self,
+        reason = "a method like the other resolvers, so callers need not know which use the table"
+    )]
+    pub(crate) fn resolve_addr(&self, addr: SocketAddr) -> Option<SocketAddr> {
         is_lab_address(addr.ip()).then_some(addr)
     }
 
     /// Resolves a host as written in a request: an IP literal through
     /// [`Router::resolve_addr`], anything else as a name.
-    pub fn resolve_host(&self, host: &str, port: u16) -> Option<SocketAddr> {
+    pub(crate) fn resolve_host(&self, host: &str, port: u16) -> Option<SocketAddr> {
         match host.parse::<IpAddr>() {
             Ok(ip) => self.resolve_addr(SocketAddr::new(ip, port)),
             Err(_) => self.resolve_name(host, port),

@@ -29,11 +29,11 @@ use tokio::net::{TcpListener, TcpSocket};
 const BLACKHOLE_BACKLOG: u32 = 64;
 
 /// The first scaled endpoint's address unless told otherwise.
-pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1));
+pub(crate) const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1));
 
 /// The address of the `index`-th scaled endpoint: `first` plus `index` for IPv4, `first`
 /// itself for IPv6. Refused when it would leave loopback (127.0.0.0/8).
-pub fn nth_address(first: IpAddr, index: usize) -> io::Result<IpAddr> {
+pub(crate) fn nth_address(first: IpAddr, index: usize) -> io::Result<IpAddr> {
     let ip = match first {
         IpAddr::V4(v4) => u32::try_from(index)
             .ok()
@@ -230,7 +230,7 @@ pub struct Counts {
 }
 
 /// Checks a `--bind` address: the lab only ever listens on loopback.
-pub fn check_bind(ip: IpAddr) -> io::Result<IpAddr> {
+pub(crate) fn check_bind(ip: IpAddr) -> io::Result<IpAddr> {
     if ip.is_loopback() {
         Ok(ip)
     } else {
@@ -251,7 +251,7 @@ pub fn refused(ip: IpAddr) -> io::Result<(TcpSocket, SocketAddr)> {
 }
 
 /// A listener that is never accepted from. Keep it for as long as the port must hang.
-pub fn blackhole(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
+pub(crate) fn blackhole(ip: IpAddr) -> io::Result<(TcpListener, SocketAddr)> {
     listen_on(ip, BLACKHOLE_BACKLOG)
 }
 

@@ -7,7 +7,7 @@
 //! a name, hand the tunnel to an interceptor). Every read is bounded in size by the protocol
 //! (fixed fields, and length-prefixed or NUL-terminated ones of at most 255 bytes) and in time
 //! (5 s per step); client bytes never cause a panic, only a refusal or a closed connection.
-//! Targets are resolved by the [`Router`], so the servers reach loopback only.
+//! Targets are resolved by the `Router`, so the servers reach loopback only.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -53,7 +53,7 @@ const MAX_SOCKS4_FIELD: usize = 255;
 const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// How a lab SOCKS5 server behaves.
-pub enum Socks5Behaviour {
+pub(crate) enum Socks5Behaviour {
     /// An honest open proxy: no authentication (method 0x00) only.
     Honest,
     /// An honest proxy requiring RFC 1929 username/password (method 0x02); wrong credentials
@@ -65,13 +65,8 @@ pub enum Socks5Behaviour {
         password: String,
     },
     /// A credential harvester: asks for a username and password like [`Self::Auth`], then
-    /// accepts any pair.
-    AnyPassword {
-        /// The username it is listed with.
-        username: String,
-        /// The password it is listed with (any other is accepted too).
-        password: String,
-    },
+    /// accepts any pair (the lab lists it with one, as a harvester shares its links).
+    AnyPassword,
     /// An honest no-auth handshake, then the tunnel goes through the interceptor, which
     /// terminates TLS with certificates of its own.
     Intercept(Arc<Interceptor>),
@@ -100,7 +95,7 @@ impl Socks5Behaviour {
     /// The authentication method the server insists on.
     fn method(&self) -> u8 {
         match self {
-            Self::Auth { .. } | Self::AnyPassword { .. } => USER_PASS,
+            Self::Auth { .. } | Self::AnyPassword => USER_PASS,
             Self::Honest
             | Self::Intercept(_)
             | Self::LyingDns { .. }
@@ -116,7 +111,7 @@ impl Socks5Behaviour {
                 username: expected_user,
                 password: expected_password,
             } => username == expected_user.as_bytes() && password == expected_password.as_bytes(),
-            Self::AnyPassword { .. } => true,
+            Self::AnyPassword => true,
             Self::Honest
             | Self::Intercept(_)
             | Self::LyingDns { .. }
@@ -200,7 +195,7 @@ enum Target {
 
 /// Serves SOCKS5 on `listener` with `behaviour`, one task per connection, reaching targets
 /// through `router`. Runs until dropped.
-pub async fn serve_socks5(
+pub(crate) async fn serve_socks5(
     listener: TcpListener,
     behaviour: Arc<Socks5Behaviour>,
     router: Arc<Router>,
@@ -218,7 +213,7 @@ pub async fn serve_socks5(
 
 /// Serves honest SOCKS4 and SOCKS4a on `listener`, one task per connection, reaching
 /// targets through `router`. Runs until dropped.
-pub async fn serve_socks4(listener: TcpListener, router: Arc<Router>) {
+pub(crate) async fn serve_socks4(listener: TcpListener, router: Arc<Router>) {
     serve_sessions(listener, move |client, _peer| {
         let router = Arc::clone(&router);
         async move {
@@ -664,11 +659,7 @@ mod tests {
     #[tokio::test]
     async fn any_password_accepts_a_wrong_password() {
         let echo = echo_server(b"echo").await;
-        let server = socks5_server(Socks5Behaviour::AnyPassword {
-            username: "lab".into(),
-            password: "secret".into(),
-        })
-        .await;
+        let server = socks5_server(Socks5Behaviour::AnyPassword).await;
         let mut stream = TcpStream::connect(server).await.unwrap();
         stream.write_all(&[5, 2, 0, 2]).await.unwrap();
         assert_eq!(

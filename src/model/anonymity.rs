@@ -30,7 +30,7 @@ impl JudgeFormat {
 
 impl fmt::Display for JudgeFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -68,7 +68,7 @@ impl Anonymity {
 
 impl fmt::Display for Anonymity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 

@@ -111,7 +111,7 @@ pub struct Tally {
 
 /// Probes every entry of `inventory` and scores it: the report, whose `interrupted` is true
 /// when `interrupt` completed first (entries without a result are then `not_audited`). The
-/// process's open-files limit is raised first ([`raise_open_files_limit`]).
+/// process's open-files limit is raised first (`raise_open_files_limit`).
 ///
 /// # Errors
 /// When the checks cannot be prepared from the profile (nothing was probed).

@@ -115,7 +115,7 @@ pub enum PipelineError {
 /// Raises the open-files soft limit to the hard limit, so high concurrency does not run
 /// out of descriptors. Failing to raise it is not fatal: connections then fail one by one.
 /// [`audit()`] calls it; a caller starting the lab first calls it too.
-pub fn raise_open_files_limit() {
+pub(crate) fn raise_open_files_limit() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
 }
 

@@ -5,7 +5,7 @@
 //! entry, and the probe's address guard uses it later to refuse non-public targets unless
 //! `--allow-private` is given.
 //!
-//! Hosts are classified as written in a list, so [`parse_lenient_ipv4`] accepts every IPv4
+//! Hosts are classified as written in a list, so `parse_lenient_ipv4` accepts every IPv4
 //! spelling the system resolver accepts (`127.1`, `0x7f.1`, `2130706433`, ...): an odd spelling
 //! must not hide a loopback or cloud-metadata address. IPv6 addresses that carry an IPv4
 //! address (IPv4-mapped, IPv4-compatible, NAT64, 6to4) are classified by the address they carry.
@@ -79,7 +79,7 @@ impl AddressClass {
 
     /// Whether the address is an ordinary public target; true only for [`Self::Public`].
     #[must_use]
-    pub fn is_public(self) -> bool {
+    pub(crate) fn is_public(self) -> bool {
         self == Self::Public
     }
 
@@ -99,7 +99,7 @@ impl AddressClass {
     /// `localhost` and names under it are loopback (RFC 6761); any other name is
     /// [`Self::Unresolved`].
     #[must_use]
-    pub fn of_host(host: &str) -> Self {
+    pub(crate) fn of_host(host: &str) -> Self {
         let bare = host
             .strip_prefix('[')
             .and_then(|inner| inner.strip_suffix(']'))
@@ -169,7 +169,7 @@ impl AddressClass {
 
 impl fmt::Display for AddressClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

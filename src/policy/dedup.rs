@@ -19,7 +19,7 @@ use crate::proxy::ProxySpec;
 
 /// Positions of the first entry of every distinct proxy, hashed by spec.
 #[derive(Debug, Default)]
-pub struct DedupIndex {
+pub(crate) struct DedupIndex {
     /// Entry positions with their spec's hash (kept so growing the table never has to
     /// revisit the specs); the spec of each lives in the caller's list.
     first_seen: HashTable<(u64, usize)>,
@@ -31,7 +31,7 @@ pub struct DedupIndex {
 
 /// The outcome of offering a spec to the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seen {
+pub(crate) enum Seen {
     /// Already present as the entry at this index.
     Before(usize),
     /// New; recorded under the caller's index with this stable id.
@@ -68,13 +68,9 @@ impl DedupIndex {
     }
 
     /// Number of unique proxies recorded.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.first_seen.len()
-    }
-
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.first_seen.is_empty()
     }
 }
 

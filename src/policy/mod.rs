@@ -2,4 +2,4 @@
 //! deduplication.
 
 pub mod address;
-pub mod dedup;
+pub(crate) mod dedup;

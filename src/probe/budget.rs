@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 /// The time one entry has left, and the per-step cap.
 #[derive(Debug, Clone, Copy)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// When the entry's time is up.
     deadline: Instant,
     /// Longest one step may take.
@@ -32,7 +32,7 @@ impl Budget {
 }
 
 /// A duration as people write it: `2s`, `500ms`.
-pub fn human_duration(duration: Duration) -> String {
+pub(crate) fn human_duration(duration: Duration) -> String {
     if duration.subsec_millis() == 0 {
         format!("{}s", duration.as_secs())
     } else {
@@ -41,7 +41,7 @@ pub fn human_duration(duration: Duration) -> String {
 }
 
 /// Whole milliseconds, saturating.
-pub fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 

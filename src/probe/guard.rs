@@ -70,7 +70,7 @@ impl Resolver {
 /// are not, so the next entry asks again. At most [`NameCache::CAPACITY`] names are kept;
 /// past that, lookups go straight to the resolver.
 #[derive(Debug, Default)]
-pub struct NameCache {
+pub(crate) struct NameCache {
     /// How names are resolved.
     resolver: Resolver,
     /// One cell per name (lower case), filled by the first lookup that succeeds.
@@ -81,7 +81,7 @@ pub struct NameCache {
 
 impl NameCache {
     /// Most names kept.
-    pub const CAPACITY: usize = 4096;
+    pub(crate) const CAPACITY: usize = 4096;
 
     /// An empty cache over `resolver`.
     pub fn new(resolver: Resolver) -> Self {
@@ -124,13 +124,14 @@ impl NameCache {
     }
 
     /// Lookups made so far: names asked for that were not in the cache.
-    pub fn lookups(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn lookups(&self) -> usize {
         self.lookups.load(Ordering::Relaxed)
     }
 }
 
 /// An IP literal as hosts are normalised (IPv6 without brackets), IPv4 read leniently.
-pub fn literal_ip(host: &str) -> Option<IpAddr> {
+pub(crate) fn literal_ip(host: &str) -> Option<IpAddr> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.parse::<IpAddr>()
         .ok()

@@ -71,7 +71,7 @@ pub enum GetError {
 impl GetError {
     /// True when the failure says nothing about the proxy's behaviour (see
     /// [`DialError::transient`]).
-    pub fn transient(&self) -> bool {
+    pub(crate) fn transient(&self) -> bool {
         match self {
             Self::Dial(error) => error.transient(),
             Self::Interrupted(_) => true,
@@ -127,7 +127,7 @@ async fn get_through_tunnel(
 
 /// GETs `url` in origin-form down a tunnel to `target`: for a caller that decides where the
 /// tunnel leads (a SOCKS4 client resolving names itself).
-pub async fn get_through(
+pub(crate) async fn get_through(
     proxy: &ProxyEndpoint,
     credentials: Credentials<'_>,
     url: &HttpUrl,

@@ -2,7 +2,7 @@
 //! to a datacenter (through an MTProto proxy, or plain framing down a SOCKS5 tunnel), and
 //! the authenticity exchange over it.
 //!
-//! [`prove_telegram`]: `req_pq_multi` → `resPQ` (our nonce echoed) → `req_DH_params`
+//! `prove_telegram`: `req_pq_multi` → `resPQ` (our nonce echoed) → `req_DH_params`
 //! encrypted to a key the profile trusts → a `server_DH_params_ok` whose SHA-1 and nonces
 //! verify ([Creating an authorization key](https://core.telegram.org/mtproto/auth_key)).
 //! Every failure says whether it was cut off (a timeout, a reset: [`LinkError::transient`])
@@ -25,10 +25,10 @@ use crate::proto::mtproto::tl::{client_message_id, decode_plain, encode_plain};
 use crate::proto::mtproto::transport::{FrameDecoder, Framing};
 
 /// Largest MTProto answer read (a `server_DH_params_ok` is under 1 KiB).
-pub const MAX_ANSWER: usize = 64 * 1024;
+pub(crate) const MAX_ANSWER: usize = 64 * 1024;
 
 /// What the MTProto checks need from the profile.
-pub struct TelegramSetup {
+pub(crate) struct TelegramSetup {
     /// The datacenter asked (`--dc`, DC 2 by default).
     pub dc: Datacenter,
     /// Keys whose holders are Telegram.
@@ -70,7 +70,7 @@ impl LinkError {
     }
 
     /// A failure that says nothing about the far end: a timeout, a reset.
-    pub fn cut_off(reason: impl Into<String>) -> Self {
+    pub(crate) fn cut_off(reason: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
             transient: true,
@@ -86,7 +86,7 @@ impl LinkError {
     }
 
     /// From an I/O error on a plain tunnel.
-    pub fn of_io(error: &std::io::Error) -> Self {
+    pub(crate) fn of_io(error: &std::io::Error) -> Self {
         if dial::is_transient(error.kind()) {
             Self::cut_off(dial::io_reason(error))
         } else {
@@ -114,7 +114,7 @@ impl Link {
     }
 
     /// Receives one transport frame (bounded in size and time).
-    pub async fn recv(&mut self, step: Duration) -> Result<Vec<u8>, LinkError> {
+    pub(crate) async fn recv(&mut self, step: Duration) -> Result<Vec<u8>, LinkError> {
         match self {
             Self::Proxy(conn) => conn
                 .recv(MAX_ANSWER, step)
@@ -148,7 +148,7 @@ impl Link {
 }
 
 /// How a `telegram` exchange ended.
-pub enum Exchange {
+pub(crate) enum Exchange {
     /// The far end proved it holds a trusted key.
     Authentic(TelegramObservation),
     /// It answered, but not as Telegram.
@@ -176,7 +176,7 @@ pub async fn ask(
 }
 
 /// `req_pq_multi` only: does the far end answer with our nonce? (Liveness and replay.)
-pub async fn res_pq_answers(link: &mut Link, dc: i16, step: Duration) -> Result<(), String> {
+pub(crate) async fn res_pq_answers(link: &mut Link, dc: i16, step: Duration) -> Result<(), String> {
     let client = AuthClient::random(&mut rand::rng(), i32::from(dc));
     let body = ask(link, &client.req_pq_multi(), step, 0)
         .await
@@ -190,7 +190,11 @@ pub async fn res_pq_answers(link: &mut Link, dc: i16, step: Duration) -> Result<
 }
 
 /// The full authenticity exchange over `link`.
-pub async fn prove_telegram(link: &mut Link, setup: &TelegramSetup, budget: &Budget) -> Exchange {
+pub(crate) async fn prove_telegram(
+    link: &mut Link,
+    setup: &TelegramSetup,
+    budget: &Budget,
+) -> Exchange {
     let Some(step) = budget.step() else {
         return Exchange::NoAnswer("entry deadline reached".to_owned());
     };
@@ -247,7 +251,7 @@ pub async fn prove_telegram(link: &mut Link, setup: &TelegramSetup, budget: &Bud
 }
 
 /// Evidence for a failed authenticity step.
-pub fn auth_evidence(error: &AuthError, step: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn auth_evidence(error: &AuthError, step: &str) -> Vec<(&'static str, String)> {
     let mut evidence = vec![("step", step.to_owned()), ("reason", error.to_string())];
     if let AuthError::UnknownFingerprints(offered) = error {
         let list = offered
@@ -261,7 +265,7 @@ pub fn auth_evidence(error: &AuthError, step: &str) -> Vec<(&'static str, String
 }
 
 /// A connection error in a sentence.
-pub fn describe(error: &ConnError) -> String {
+pub(crate) fn describe(error: &ConnError) -> String {
     match error {
         ConnError::Io(reason) | ConnError::Protocol(reason) => reason.clone(),
         ConnError::Timeout => "timed out".to_owned(),
@@ -271,7 +275,7 @@ pub fn describe(error: &ConnError) -> String {
 }
 
 /// Seconds since 1970 (0 if the clock is before it), as MTProto and FakeTLS use.
-pub fn unix_now() -> u32 {
+pub(crate) fn unix_now() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))

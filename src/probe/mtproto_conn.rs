@@ -212,7 +212,7 @@ impl MtprotoConn {
     /// replay protection masks the connection) or [`ConnError::Closed`]. For plain and `dd`
     /// nothing comes back yet: send a payload and [`MtprotoConn::recv`]; an answer means
     /// the proxy relayed the replay.
-    pub async fn replay(
+    pub(crate) async fn replay(
         mut stream: BoxStream,
         info: &HandshakeInfo,
         step: Duration,
@@ -282,7 +282,7 @@ impl MtprotoConn {
     ///
     /// EOF before a whole frame is [`ConnError::Closed`]; a larger frame, a bad record or
     /// a non-ApplicationData record is [`ConnError::Protocol`].
-    pub async fn recv(&mut self, max: usize, step: Duration) -> Result<Vec<u8>, ConnError> {
+    pub(crate) async fn recv(&mut self, max: usize, step: Duration) -> Result<Vec<u8>, ConnError> {
         self.frames.set_max(max);
         let Self {
             stream,

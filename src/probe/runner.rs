@@ -14,7 +14,7 @@ use crate::proxy::ProxySpec;
 
 /// How many entries run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Entries probed at once.
     pub concurrency: usize,
     /// Entries of one proxy host probed at once (0: no limit).
@@ -112,7 +112,7 @@ impl<'a> Schedule<'a> {
 ///
 /// What auditing an entry means is the caller's (the checks, [`crate::checks`]): this
 /// function only schedules.
-pub async fn run_entries<A, Fut, S>(
+pub(crate) async fn run_entries<A, Fut, S>(
     entries: &[Entry],
     limits: Limits,
     audit: A,

@@ -19,7 +19,7 @@
 //!
 //! Names in [`CertFacts`] are RFC 4514 strings (last RDN first, `,` between RDNs, `+` inside
 //! one, special and control characters escaped, non-string values as `#` and the hex DER);
-//! [`crate::catalog::interception::common_names`] reads the CNs back.
+//! `crate::catalog::interception::common_names` reads the CNs back.
 
 use std::fmt::Write as _;
 use std::io;
@@ -53,10 +53,10 @@ use crate::proto::hex::to_hex;
 
 /// At most this many presented certificates are recorded (leaf first); the rest are ignored
 /// for pins and known-CA matching (webpki still sees them all).
-pub const MAX_RECORDED_CERTS: usize = 16;
+pub(crate) const MAX_RECORDED_CERTS: usize = 16;
 
 /// Subject and issuer of a certificate x509-parser cannot read.
-pub const UNPARSABLE: &str = "(unparsable)";
+pub(crate) const UNPARSABLE: &str = "(unparsable)";
 
 /// What a chain must satisfy.
 ///
@@ -131,7 +131,7 @@ pub struct TlsOutcome {
     /// chain too large to be the canary's, refused before it was read (so `chain` is empty).
     pub oversized: bool,
     /// How the handshake was cut off before any certificate, when it was: that says nothing
-    /// about the server (see [`crate::probe::dial::DialError::transient`]).
+    /// about the server (see `crate::probe::dial::DialError::transient`).
     pub cut_off: Option<CutOff>,
 }
 
@@ -158,7 +158,7 @@ impl TlsOutcome {
     }
 
     /// A handshake (or the tunnel for it) cut off before any certificate.
-    pub fn cut_off(error: impl Into<String>, how: CutOff) -> Self {
+    pub(crate) fn cut_off(error: impl Into<String>, how: CutOff) -> Self {
         Self {
             cut_off: Some(how),
             ..Self::failed(error)
@@ -366,7 +366,7 @@ impl ServerCertVerifier for Recorder {
 
 /// Facts about one presented certificate. One x509-parser cannot read keeps its hash and
 /// gets [`UNPARSABLE`] names and an empty `spki_sha256`.
-pub fn cert_facts(der: &[u8]) -> CertFacts {
+pub(crate) fn cert_facts(der: &[u8]) -> CertFacts {
     let sha256 = to_hex(&Sha256::digest(der));
     match X509Certificate::from_der(der) {
         Ok((_, cert)) => CertFacts {

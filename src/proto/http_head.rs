@@ -7,13 +7,13 @@
 //! an error, and header values that are not UTF-8 are kept lossily. Parsing itself is
 //! `httparse`'s, with its strict defaults.
 //!
-//! The reader ([`read_head`]) is the one place that reads "until the end of the head": the
+//! The reader (`read_head`) is the one place that reads "until the end of the head": the
 //! probe's response heads and the lab servers' request and response heads all go through
 //! it. It is generic over [`AsyncRead`] (no socket in sight, so tests drive it with
 //! `tokio::io::duplex`), holds at most the caller's byte cap, can bound each read in time,
 //! and keeps the bytes read past the head for the caller. Where the head ends is the
 //! caller's choice: a parser such as [`parse_response_head`], or the first CRLF CRLF
-//! ([`read_raw_head`]).
+//! (`read_raw_head`).
 
 use std::convert::Infallible;
 use std::io;
@@ -134,7 +134,7 @@ const BLANK_LINE: &[u8] = b"\r\n\r\n";
 
 /// How much [`read_head`] may read, and how long it may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeadLimits {
+pub(crate) struct HeadLimits {
     /// Most bytes held while looking for the end of the head (bytes carried in included):
     /// the head must end within them. Never more is read from the stream.
     pub max_bytes: usize,
@@ -154,7 +154,7 @@ impl HeadLimits {
 
 /// A head found by [`read_head`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundHead<T> {
+pub(crate) struct FoundHead<T> {
     /// What the framing function made of the head (a [`ResponseHead`], or `()`).
     pub value: T,
     /// The head's bytes, up to and including the line that ends it.
@@ -168,7 +168,7 @@ pub struct FoundHead<T> {
 
 /// Why [`read_head`] found no head.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadHeadError<E> {
+pub(crate) enum ReadHeadError<E> {
     /// End of stream with no byte held (none carried in, none read).
     #[error("connection closed before a head")]
     ClosedBefore,
@@ -222,7 +222,7 @@ where
 /// dripping bytes costs a bounded number of calls. Reads ask for at most 4 KiB and never
 /// for more than the cap leaves room for, so nothing past the cap is ever taken from the
 /// stream.
-pub async fn read_head<R, T, E, F>(
+pub(crate) async fn read_head<R, T, E, F>(
     reader: &mut R,
     carried: Vec<u8>,
     limits: HeadLimits,
@@ -282,7 +282,7 @@ where
 ///
 /// The search for the blank line resumes where the previous one stopped, so a head costs
 /// one pass over its bytes however it is cut into reads.
-pub async fn read_raw_head<R>(
+pub(crate) async fn read_raw_head<R>(
     reader: &mut R,
     limits: HeadLimits,
 ) -> Result<FoundHead<()>, ReadHeadError<Infallible>>

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 ///
 /// `127.1`, `0x7f.1`, `0177.0.0.1`, `0x7f000001` and `2130706433` all give `127.0.0.1`.
 #[must_use]
-pub fn parse_lenient_ipv4(text: &str) -> Option<Ipv4Addr> {
+pub(crate) fn parse_lenient_ipv4(text: &str) -> Option<Ipv4Addr> {
     // Every spelling starts with a digit; names are turned away before any splitting.
     if !text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
         return None;

@@ -2,6 +2,6 @@
 
 pub mod hex;
 pub mod http_head;
-pub mod ipv4;
+pub(crate) mod ipv4;
 pub mod mtproto;
 pub mod tls;

@@ -140,7 +140,7 @@ impl AuditSummary {
 }
 
 /// True when a result has a finding that is a risk (low to critical).
-pub fn is_flagged(result: &ProbeResult) -> bool {
+pub(crate) fn is_flagged(result: &ProbeResult) -> bool {
     result.findings.iter().any(|finding| {
         matches!(
             finding.severity,
@@ -304,7 +304,7 @@ impl AuditReport {
     /// The report for an inventory from entries already audited and counted in `summary`
     /// (which started as [`AuditSummary::of`]). `entries` may be empty when every output
     /// streamed them already: the summary, inputs and rejected items are all the rest needs.
-    pub fn assemble(
+    pub(crate) fn assemble(
         inventory: &Inventory,
         entries: Vec<AuditedEntry>,
         summary: AuditSummary,
@@ -401,13 +401,13 @@ pub fn audited(
 }
 
 /// Writes the JSON document.
-pub fn write_json(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_json(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     writeln!(out)
 }
 
 /// Writes one NDJSON line for an entry (streamed as results finish).
-pub fn write_ndjson_entry(entry: &AuditedEntry, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_ndjson_entry(entry: &AuditedEntry, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer(&mut *out, entry)?;
     writeln!(out)?;
     // A reader at the other end of a pipe sees each entry as soon as it is done.
@@ -415,7 +415,7 @@ pub fn write_ndjson_entry(entry: &AuditedEntry, out: &mut dyn Write) -> io::Resu
 }
 
 /// Writes the NDJSON tail: rejected items, then the summary line.
-pub fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
     for rejected in &report.rejected {
         serde_json::to_writer(&mut *out, &serde_json::json!({ "rejected": rejected }))?;
         writeln!(out)?;
@@ -432,7 +432,11 @@ pub fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io::Resul
 }
 
 /// Writes the human table: one row per entry (credentials redacted), findings below.
-pub fn write_table(report: &AuditReport, colour: bool, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_table(
+    report: &AuditReport,
+    colour: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut table = Table::new();
     if colour {
         table.enforce_styling();
@@ -521,7 +525,7 @@ fn endpoint(entry: &EntryOut) -> String {
 }
 
 /// A status as reports write it.
-pub fn status_name(status: Status) -> &'static str {
+pub(crate) fn status_name(status: Status) -> &'static str {
     match status {
         Status::Alive => "alive",
         Status::Dead => "dead",

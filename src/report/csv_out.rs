@@ -18,7 +18,7 @@ use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::ProxySpec;
 
 /// Column names, in order.
-pub const HEADER: [&str; 11] = [
+pub(crate) const HEADER: [&str; 11] = [
     "id",
     "verdict",
     "score",
@@ -33,7 +33,7 @@ pub const HEADER: [&str; 11] = [
 ];
 
 /// Writes the CSV report: a header row, then one row per entry in report order.
-pub fn write_csv(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_csv(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(HEADER)?;
     for audited in &report.entries {

@@ -9,7 +9,7 @@
 //! attached and opened offline. Every piece of text from the report is HTML-escaped:
 //! evidence is what hostile proxies sent back and may hold markup. Credentials are
 //! redacted as in the other human outputs. Rows are ordered worst first, like the Markdown
-//! report ([`comment_order`]).
+//! report (`comment_order`).
 
 use std::io::{self, Write};
 

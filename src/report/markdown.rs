@@ -15,7 +15,7 @@ use super::csv_out::{finding_codes, redacted_endpoint};
 use crate::model::Verdict;
 
 /// Writes the Markdown report.
-pub fn write_markdown(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_markdown(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## Proxy audit\n")?;
     writeln!(out, "{}\n", summary_line(report))?;
     if report.entries.is_empty() {
@@ -50,7 +50,7 @@ pub fn write_markdown(report: &AuditReport, out: &mut dyn Write) -> io::Result<(
 }
 
 /// Position of a verdict in a comment: worst usable verdicts first, unjudged ones last.
-pub fn comment_order(verdict: Verdict) -> u8 {
+pub(crate) fn comment_order(verdict: Verdict) -> u8 {
     match verdict {
         Verdict::Dangerous => 0,
         Verdict::Suspicious => 1,

@@ -1,17 +1,17 @@
-//! Reports: one module per output format, all fed by the serde types in [`types`].
+//! Reports: one module per output format, all fed by the serde types in `types`.
 //!
 //! Reports never touch the network or the parsers: they render an [`Inventory`].
 
 pub mod audit;
 pub mod clean;
-pub mod csv_out;
+pub(crate) mod csv_out;
 pub mod html;
 pub mod json;
 pub mod links;
-pub mod markdown;
+pub(crate) mod markdown;
 pub mod redact;
 pub mod table;
-pub mod types;
+pub(crate) mod types;
 
 use std::io::{self, Write};
 

@@ -1,7 +1,7 @@
 //! Redaction of free text for human output: rejected lines may hold a secret or password
 //! (`secret=…`, `pass=…`, `user:pass@`, `host:port:user:pass`, `Secret: …`), and human
 //! output must not show credentials. Parsed entries are redacted from their typed fields
-//! instead ([`crate::proxy::ProxySpec::to_redacted_link`]).
+//! instead (`crate::proxy::ProxySpec::to_redacted_link`).
 
 /// Marker put in place of a hidden value.
 const HIDDEN: &str = "***";
@@ -17,7 +17,7 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Returns `text` with credential values replaced by `***`.
-pub fn redact_text(text: &str) -> String {
+pub(crate) fn redact_text(text: &str) -> String {
     let mut out = redact_keyed_values(text);
     out = redact_userinfo(&out);
     redact_bare_credentials(&out)

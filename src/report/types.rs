@@ -35,11 +35,11 @@ use crate::proto::mtproto::secret::{MtprotoSecret, SecretMode};
 use crate::proxy::ProxyKind;
 
 /// Version of the JSON layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The whole `parse` report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParseReport {
+pub(crate) struct ParseReport {
     /// Layout version, see [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Totals over all inputs.

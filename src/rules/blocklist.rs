@@ -1,6 +1,6 @@
 //! The blocklist: hosts, address ranges, FakeTLS domains and secrets known to be hostile.
 //!
-//! The built-in list is `rules/blocklist.toml` (compiled in as [`BUILT_IN`]; it ships only
+//! The built-in list is `rules/blocklist.toml` (compiled in as `BUILT_IN`; it ships only
 //! clearly marked examples on documentation addresses and `.invalid` names). A user loads
 //! another file with [`Blocklist::load`]; [`Blocklist::check`] gives the reason of the first
 //! rule a proxy matches.
@@ -31,11 +31,11 @@
 //! Rules are tried kind by kind — hosts, ranges, domains, secrets — each kind in file order.
 //! - A host name matches the proxy's host exactly, ASCII case-insensitively. An IP literal
 //!   matches the proxy's host when that is the same address (IPv4 in any spelling the
-//!   resolver accepts, see [`parse_lenient_ipv4`]) and any resolved address.
+//!   resolver accepts, see `parse_lenient_ipv4`) and any resolved address.
 //! - A range matches when the host is an IP inside it, or any resolved address is.
 //!   IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) count as the IPv4 address they carry.
 //! - A FakeTLS domain matches the domain in an `ee` secret, ASCII case-insensitively.
-//! - A secret hash matches the SHA-256 of the secret's key bytes ([`key_sha256`]), so one
+//! - A secret hash matches the SHA-256 of the secret's key bytes (`key_sha256`), so one
 //!   rule catches the plain, `dd` and `ee` forms of a key.
 //!
 //! Range matching is written out here rather than taken from a crate: an address is inside
@@ -56,7 +56,7 @@ use crate::proxy::{ProxySpec, normalize_host};
 use crate::rules::trusted::{hex_sha256, key_sha256};
 
 /// The built-in list, `rules/blocklist.toml` (examples only).
-pub const BUILT_IN: &str = include_str!("../../rules/blocklist.toml");
+pub(crate) const BUILT_IN: &str = include_str!("../../rules/blocklist.toml");
 
 /// The loaded blocklist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub struct SecretRule {
 }
 
 /// A blocklist that could not be loaded, naming the file and line when known.
-pub type BlocklistError = FileError;
+pub(crate) type BlocklistError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -183,7 +183,7 @@ struct RawSecret {
 type RuleError = (Range<usize>, String);
 
 impl Blocklist {
-    /// The built-in list ([`BUILT_IN`]).
+    /// The built-in list (`BUILT_IN`).
     pub fn built_in() -> Result<Self, BlocklistError> {
         Self::from_toml(BUILT_IN, "built-in blocklist.toml")
     }

@@ -222,7 +222,7 @@ impl RuleSet {
     ///
     /// # Errors
     /// The first file that cannot be read, else the first that is not valid.
-    pub fn from_dir(dir: &Path) -> Result<Self, RulesError> {
+    pub(crate) fn from_dir(dir: &Path) -> Result<Self, RulesError> {
         let mut texts = Vec::with_capacity(RULE_FILES.len());
         for file in &RULE_FILES {
             let path = dir.join(file.name);
@@ -253,7 +253,7 @@ fn digest<'a>(texts: impl Iterator<Item = &'a str>) -> String {
 
 /// One problem `proxy-audit rules check` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProblem {
+pub(crate) struct FileProblem {
     /// The file: a rule file's name, or a profile's path.
     pub file: String,
     /// What is wrong (with the line, when known).
@@ -268,7 +268,7 @@ impl fmt::Display for FileProblem {
 
 /// What checking a rules folder found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FolderCheck {
+pub(crate) struct FolderCheck {
     /// Files checked: every rule file, and every profile under `profiles/`.
     pub checked: usize,
     /// Every problem, in the order the files were checked.
@@ -277,7 +277,7 @@ pub struct FolderCheck {
 
 /// Checks every rule file of `dir` and every `profiles/*.toml` (in name order), keeping
 /// every problem rather than stopping at the first.
-pub fn check_folder(dir: &Path) -> FolderCheck {
+pub(crate) fn check_folder(dir: &Path) -> FolderCheck {
     let mut report = FolderCheck::default();
     let mut record = |file: &str, result: Result<(), String>| {
         report.checked += 1;

@@ -21,7 +21,7 @@ use crate::config::FileError;
 use crate::model::{Check, Code, ProbeResult, Severity, Status, Verdict};
 
 /// The built-in scoring rules.
-pub const BUILT_IN: &str = include_str!("../../rules/scoring.toml");
+pub(crate) const BUILT_IN: &str = include_str!("../../rules/scoring.toml");
 
 /// Score thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -44,7 +44,7 @@ pub struct Scoring {
 }
 
 /// A scoring file that could not be used, naming the file and line.
-pub type ScoringError = FileError;
+pub(crate) type ScoringError = FileError;
 
 /// A score, a verdict and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +91,7 @@ impl Scoring {
 
     /// Points `code` costs: the rules' weight, else the code's default
     /// ([`Code::default_weight`]).
-    pub fn weight(&self, code: Code) -> u8 {
+    pub(crate) fn weight(&self, code: Code) -> u8 {
         self.weights
             .get(&code)
             .copied()

@@ -45,7 +45,7 @@ pub enum SignError {
 
 /// A new key pair as text: (public key file, secret key file). With a password the secret
 /// key is encrypted the way `minisign -G` does it (scrypt), which takes a moment.
-pub fn generate_keypair(password: Option<&str>) -> Result<(String, String), SignError> {
+pub(crate) fn generate_keypair(password: Option<&str>) -> Result<(String, String), SignError> {
     let generate = |e: minisign::PError| SignError::Generate(e.to_string());
     let pair = match password {
         Some(password) => KeyPair::generate_encrypted_keypair(Some(password.to_owned())),

@@ -1,6 +1,6 @@
 //! The trusted list: proxies a curator vouches for, matched by endpoint and credential.
 //!
-//! The built-in list is `rules/trusted.toml` (compiled in as [`BUILT_IN`]; it ships only
+//! The built-in list is `rules/trusted.toml` (compiled in as `BUILT_IN`; it ships only
 //! clearly marked examples pointing at the loopback lab). A user loads another file with
 //! [`TrustedList::load`]; the CI job that publishes the real list writes it with [`emit`] and
 //! signs it with [`crate::rules::sign`].
@@ -26,8 +26,8 @@
 //!
 //! # Matching
 //! [`TrustedList::check`] compares kind, host (ASCII case-insensitive, both sides normalised
-//! by [`normalize_host`]) and port. When they match, the credential decides:
-//! - MTProto: the SHA-256 of the secret's 16 key bytes ([`key_sha256`]). The mode prefix
+//! by `normalize_host`) and port. When they match, the credential decides:
+//! - MTProto: the SHA-256 of the secret's 16 key bytes (`key_sha256`). The mode prefix
 //!   and FakeTLS domain are left out, so `dd…`, `ee…` and plain forms of one key all match,
 //!   and a published hash does not reveal the key.
 //! - SOCKS/HTTP: the username when the entry names one, and the SHA-256 of the password
@@ -52,7 +52,7 @@ use crate::proto::mtproto::secret::MtprotoSecret;
 use crate::proxy::{ProxyKind, ProxySpec, normalize_host};
 
 /// The built-in list, `rules/trusted.toml` (examples only).
-pub const BUILT_IN: &str = include_str!("../../rules/trusted.toml");
+pub(crate) const BUILT_IN: &str = include_str!("../../rules/trusted.toml");
 
 /// The loaded list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub enum TrustMatch<'a> {
 }
 
 /// A list that could not be loaded (or emitted), naming the file and line when known.
-pub type TrustedError = FileError;
+pub(crate) type TrustedError = FileError;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -142,7 +142,7 @@ struct RawEntry {
 }
 
 impl TrustedList {
-    /// The built-in list ([`BUILT_IN`]).
+    /// The built-in list (`BUILT_IN`).
     pub fn built_in() -> Result<Self, TrustedError> {
         Self::from_toml(BUILT_IN, "built-in trusted.toml")
     }
@@ -380,7 +380,7 @@ fn compare_for_emit(name_a: &str, a: &ProxySpec, name_b: &str, b: &ProxySpec) ->
 }
 
 /// SHA-256 of an MTProto secret's 16 key bytes: the form lists publish and compare.
-pub fn key_sha256(secret: &MtprotoSecret) -> [u8; 32] {
+pub(crate) fn key_sha256(secret: &MtprotoSecret) -> [u8; 32] {
     sha256(&secret.key())
 }
 

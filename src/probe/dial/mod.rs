@@ -81,7 +81,7 @@ pub trait ProxyStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ProxyStream for T {}
 
 /// A boxed [`ProxyStream`].
-pub type BoxStream = Box<dyn ProxyStream>;
+pub(crate) type BoxStream = Box<dyn ProxyStream>;
 
 /// An open tunnel and how long it took.
 pub struct Tunnel {
@@ -127,7 +127,7 @@ impl DialError {
     /// True when the failure says nothing about the proxy's behaviour (refused or timed-out
     /// connect, a handshake cut off by a timeout or a reset): on a step after liveness, where
     /// the proxy has just worked, such a failure is retried once and then inconclusive.
-    pub fn transient(&self) -> bool {
+    pub(crate) fn transient(&self) -> bool {
         matches!(self, Self::Unreachable(_) | Self::Interrupted(_))
     }
 }

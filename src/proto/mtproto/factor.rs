@@ -44,7 +44,7 @@ pub fn split(pq: u64) -> Option<(u64, u64)> {
 
 /// `base^exp mod n` for an odd `n` (Montgomery products; the lab datacenter's CRT
 /// exponentiations with its 64-bit primes).
-pub fn pow_mod(base: u64, exp: u64, n: u64) -> u64 {
+pub(crate) fn pow_mod(base: u64, exp: u64, n: u64) -> u64 {
     let field = Montgomery::new(n);
     // mul(x, 1) = x · R⁻¹: out of Montgomery form.
     field.mul(field.pow(field.to_form(base % n), exp), 1)

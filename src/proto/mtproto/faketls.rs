@@ -13,7 +13,7 @@
 //!   `14 03 03 00 01 01`, one ApplicationData record of random bytes. Its random is
 //!   HMAC-SHA256(key, client random ‖ answer with a zero random).
 //! - **Data phase**: the client sends `14 03 03 00 01 01` once, then both sides send only
-//!   ApplicationData records ([`wrap_records`], [`RecordReader`]).
+//!   ApplicationData records (`wrap_records`, [`RecordReader`]).
 //!
 //! Pure functions, no I/O. Everything that parses peer bytes is bounded and returns a
 //! [`FakeTlsError`] on short, long or malformed input.
@@ -28,27 +28,27 @@ use super::secret::KEY_LEN;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Record type of a handshake record.
-pub const HANDSHAKE: u8 = 0x16;
+pub(crate) const HANDSHAKE: u8 = 0x16;
 /// Record type of a ChangeCipherSpec record.
-pub const CHANGE_CIPHER_SPEC_TYPE: u8 = 0x14;
+pub(crate) const CHANGE_CIPHER_SPEC_TYPE: u8 = 0x14;
 /// Record type of an ApplicationData record.
-pub const APPLICATION_DATA: u8 = 0x17;
+pub(crate) const APPLICATION_DATA: u8 = 0x17;
 /// The whole ChangeCipherSpec record both sides send once.
-pub const CHANGE_CIPHER_SPEC: [u8; 6] = [0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
+pub(crate) const CHANGE_CIPHER_SPEC: [u8; 6] = [0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
 /// Handshake message type of a ServerHello.
 const SERVER_HELLO: u8 = 0x02;
 /// Length of a record header (type, version, length).
-pub const RECORD_HEADER_LEN: usize = 5;
+pub(crate) const RECORD_HEADER_LEN: usize = 5;
 /// Length of the ClientHello record this module builds.
-pub const CLIENT_HELLO_LEN: usize = 517;
+pub(crate) const CLIENT_HELLO_LEN: usize = 517;
 /// Largest ClientHello record payload a server accepts (MTProxy's limit).
-pub const MAX_CLIENT_HELLO_PAYLOAD: usize = 4096;
+pub(crate) const MAX_CLIENT_HELLO_PAYLOAD: usize = 4096;
 /// Smallest ClientHello record payload a server accepts: clients pad to 512.
-pub const MIN_CLIENT_HELLO_PAYLOAD: usize = 512;
+pub(crate) const MIN_CLIENT_HELLO_PAYLOAD: usize = 512;
 /// Largest record payload anyone may send (TLS plaintext limit).
-pub const MAX_RECORD_PAYLOAD: usize = 16_384;
+pub(crate) const MAX_RECORD_PAYLOAD: usize = 16_384;
 /// Largest record payload a client sends: tdlib's cap, which every server accepts.
-pub const CLIENT_RECORD_PAYLOAD: usize = 2878;
+pub(crate) const CLIENT_RECORD_PAYLOAD: usize = 2878;
 /// Largest incoming record payload accepted (TLS ciphertext limit).
 const MAX_INCOMING_PAYLOAD: usize = MAX_RECORD_PAYLOAD + 256;
 /// Where the random sits in a ClientHello or ServerHello record.
@@ -637,7 +637,7 @@ pub fn verify_server_answer(
 
 /// Appends `payload` as ApplicationData records of at most `max_payload` bytes each
 /// (clamped to 1..=16384). An empty payload appends nothing.
-pub fn wrap_records(payload: &[u8], max_payload: usize, out: &mut Vec<u8>) {
+pub(crate) fn wrap_records(payload: &[u8], max_payload: usize, out: &mut Vec<u8>) {
     let max_payload = max_payload.clamp(1, MAX_RECORD_PAYLOAD);
     for chunk in payload.chunks(max_payload) {
         out.extend_from_slice(&[APPLICATION_DATA, 0x03, 0x03]);

@@ -3,7 +3,7 @@
 pub mod auth;
 pub mod factor;
 pub mod faketls;
-pub mod obfs2;
+pub(crate) mod obfs2;
 pub mod rsa;
 pub mod secret;
 pub mod tl;

@@ -34,7 +34,7 @@ use sha2::{Digest as _, Sha256};
 use super::secret::KEY_LEN;
 
 /// Length of the init header.
-pub const INIT_LEN: usize = 64;
+pub(crate) const INIT_LEN: usize = 64;
 
 /// Where the protocol tag sits in the init.
 const TAG_AT: usize = 56;
@@ -90,7 +90,7 @@ impl ProtocolTag {
 /// `Clone` copies the position too: a clone taken after the init continues exactly where
 /// the original did, which is what replaying a handshake needs.
 #[derive(Clone)]
-pub struct CtrStream(ctr::Ctr128BE<Aes256>);
+pub(crate) struct CtrStream(ctr::Ctr128BE<Aes256>);
 
 impl CtrStream {
     /// A stream at counter position 0.
@@ -116,7 +116,7 @@ impl fmt::Debug for CtrStream {
 
 /// Both directions of one obfuscated2 connection, from one endpoint's point of view.
 #[derive(Debug, Clone)]
-pub struct Obfs2Cipher {
+pub(crate) struct Obfs2Cipher {
     /// Applied to bytes this endpoint sends.
     pub encrypt: CtrStream,
     /// Applied to bytes this endpoint receives.
@@ -125,7 +125,7 @@ pub struct Obfs2Cipher {
 
 /// Key and IV of one direction.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DirectionKeys {
+pub(crate) struct DirectionKeys {
     /// AES-256 key: SHA-256 of 32 init bytes and the secret's key.
     pub key: [u8; 32],
     /// Initial counter block.
@@ -141,7 +141,7 @@ impl fmt::Debug for DirectionKeys {
 
 /// The keys both directions use, derived from an init and the secret's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Obfs2Keys {
+pub(crate) struct Obfs2Keys {
     /// Client→server.
     pub client_to_server: DirectionKeys,
     /// Server→client.
@@ -149,13 +149,13 @@ pub struct Obfs2Keys {
 }
 
 /// Derives both directions' keys from `init` (only bytes 8..56 matter) and `key`.
-pub fn derive_keys(init: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Obfs2Keys {
+pub(crate) fn derive_keys(init: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Obfs2Keys {
     derive(init, Some(key))
 }
 
 /// Derives both directions' keys of a secret-less ("direct") init: a proxy or client
 /// talking to a datacenter itself.
-pub fn derive_direct_keys(init: &[u8; INIT_LEN]) -> Obfs2Keys {
+pub(crate) fn derive_direct_keys(init: &[u8; INIT_LEN]) -> Obfs2Keys {
     derive(init, None)
 }
 
@@ -195,14 +195,14 @@ fn direction_keys(material: &[u8; 48], key: Option<&[u8; KEY_LEN]>) -> Direction
 /// True when `init` may go on the wire: byte 0 is not `ef`, the first four bytes are none
 /// of `HEAD`, `POST`, `GET `,
 /// `OPTI`, `dd dd dd dd`, `ee ee ee ee`, `16 03 01 02`, and bytes 4..8 are not all zero.
-pub fn is_allowed_init(init: &[u8; INIT_LEN]) -> bool {
+pub(crate) fn is_allowed_init(init: &[u8; INIT_LEN]) -> bool {
     let [b0, b1, b2, b3, b4, b5, b6, b7, ..] = *init;
     b0 != 0xef && !FORBIDDEN_PREFIXES.contains(&[b0, b1, b2, b3]) && [b4, b5, b6, b7] != [0; 4]
 }
 
 /// A client's init header in clear, tag and DC id written in.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ObfuscatedInit {
+pub(crate) struct ObfuscatedInit {
     /// The 64 plaintext bytes.
     bytes: [u8; INIT_LEN],
 }
@@ -241,6 +241,7 @@ impl ObfuscatedInit {
     }
 
     /// The plaintext bytes.
+    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8; INIT_LEN] {
         &self.bytes
     }
@@ -257,12 +258,13 @@ impl ObfuscatedInit {
 
     /// Encrypts the init for `key`: returns the 64 bytes to send (0..56 clear, 56..64
     /// encrypted) and the client's cipher, its encrypt stream already 64 bytes in.
-    pub fn seal(&self, key: &[u8; KEY_LEN]) -> ([u8; INIT_LEN], Obfs2Cipher) {
+    pub(crate) fn seal(&self, key: &[u8; KEY_LEN]) -> ([u8; INIT_LEN], Obfs2Cipher) {
         self.seal_with(&derive_keys(&self.bytes, key))
     }
 
     /// Encrypts the init without a secret, as a proxy does towards a datacenter.
-    pub fn seal_direct(&self) -> ([u8; INIT_LEN], Obfs2Cipher) {
+    #[cfg(test)]
+    pub(crate) fn seal_direct(&self) -> ([u8; INIT_LEN], Obfs2Cipher) {
         self.seal_with(&derive_direct_keys(&self.bytes))
     }
 
@@ -297,7 +299,7 @@ fn read_dc(init: &[u8; INIT_LEN]) -> i16 {
 
 /// Why a server rejects an init.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Obfs2Error {
+pub(crate) enum Obfs2Error {
     /// Decrypted bytes 56..60 are no known tag: wrong secret, or not obfuscated2.
     #[error("unknown protocol tag {0:02x?} (wrong secret?)")]
     UnknownTag([u8; 4]),
@@ -305,10 +307,17 @@ pub enum Obfs2Error {
 
 /// What a server learns from a valid init.
 #[derive(Debug, Clone)]
-pub struct AcceptedInit {
+pub(crate) struct AcceptedInit {
     /// The transport the client announced.
     pub tag: ProtocolTag,
     /// The DC the client asked for.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the lab relays every client to its one datacenter"
+        )
+    )]
     pub dc: i16,
     /// The server's cipher: `decrypt` is the client's encrypt stream (64 bytes in),
     /// `encrypt` the client's decrypt stream (at 0).
@@ -317,12 +326,15 @@ pub struct AcceptedInit {
 
 /// Server side: derives the ciphers from the 64 received bytes, decrypts 56..64 and reads
 /// the tag and DC id. Fails when the tag is not one of the three known ones.
-pub fn accept_init(wire: &[u8; INIT_LEN], key: &[u8; KEY_LEN]) -> Result<AcceptedInit, Obfs2Error> {
+pub(crate) fn accept_init(
+    wire: &[u8; INIT_LEN],
+    key: &[u8; KEY_LEN],
+) -> Result<AcceptedInit, Obfs2Error> {
     accept(wire, &derive_keys(wire, key))
 }
 
 /// Server side of a secret-less ("direct") init, as a datacenter sees a proxy's.
-pub fn accept_direct_init(wire: &[u8; INIT_LEN]) -> Result<AcceptedInit, Obfs2Error> {
+pub(crate) fn accept_direct_init(wire: &[u8; INIT_LEN]) -> Result<AcceptedInit, Obfs2Error> {
     accept(wire, &derive_direct_keys(wire))
 }
 

@@ -28,13 +28,14 @@ use super::factor::pow_mod;
 use super::tl::Writer;
 
 /// Size in bytes of the modulus MTProto's RSA_PAD works with (2048-bit keys).
-pub const MODULUS_LEN: usize = 256;
+pub(crate) const MODULUS_LEN: usize = 256;
 
 /// Public exponents up to this many bits are applied by square-and-multiply.
 const SHORT_EXPONENT_BITS: u64 = 64;
 
 /// Telegram's published public keys (production and test), with their sources.
-pub const TELEGRAM_KEYS_PEM: &str = include_str!("../../../rules/profiles/telegram-keys.pem");
+pub(crate) const TELEGRAM_KEYS_PEM: &str =
+    include_str!("../../../rules/profiles/telegram-keys.pem");
 
 /// Why a key could not be loaded or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,7 +128,7 @@ impl TrustedKey {
         }
     }
 
-    /// Raw RSA, `m^e mod n`, as [`MODULUS_LEN`] big-endian bytes. `message` is a big-endian
+    /// Raw RSA, `m^e mod n`, as `MODULUS_LEN` big-endian bytes. `message` is a big-endian
     /// number; the caller keeps it below `n` (RSA_PAD retries otherwise).
     pub fn raw_encrypt(&self, message: &[u8]) -> Result<[u8; MODULUS_LEN], KeyError> {
         self.check_size()?;
@@ -154,7 +155,7 @@ impl TrustedKey {
     }
 
     /// Fails unless the modulus is exactly 2048 bits.
-    pub fn check_size(&self) -> Result<(), KeyError> {
+    pub(crate) fn check_size(&self) -> Result<(), KeyError> {
         if self.n.bits() == 8 * MODULUS_LEN as u64 {
             Ok(())
         } else {
@@ -166,7 +167,7 @@ impl TrustedKey {
     }
 
     /// True when the big-endian number `value` is below the modulus.
-    pub fn below_modulus(&self, value: &[u8]) -> bool {
+    pub(crate) fn below_modulus(&self, value: &[u8]) -> bool {
         BigUint::from_bytes_be(value) < self.n
     }
 }
@@ -184,7 +185,7 @@ impl TrustedKeys {
         Self { keys }
     }
 
-    /// Telegram's published keys ([`TELEGRAM_KEYS_PEM`]), production and test.
+    /// Telegram's published keys (`TELEGRAM_KEYS_PEM`), production and test.
     pub fn telegram() -> Result<Self, KeyError> {
         load_pem(TELEGRAM_KEYS_PEM, "telegram").map(Self::new)
     }
@@ -200,7 +201,7 @@ impl TrustedKeys {
     }
 
     /// The first of `offered` (in the server's order) that is trusted.
-    pub fn first_trusted(&self, offered: &[u64]) -> Option<&TrustedKey> {
+    pub(crate) fn first_trusted(&self, offered: &[u64]) -> Option<&TrustedKey> {
         offered
             .iter()
             .find_map(|&fingerprint| self.get(fingerprint))
@@ -223,7 +224,7 @@ impl TrustedKeys {
 }
 
 /// The MTProto fingerprint of a public key `(n, e)`.
-pub fn fingerprint(n: &BigUint, e: &BigUint) -> u64 {
+pub(crate) fn fingerprint(n: &BigUint, e: &BigUint) -> u64 {
     let serialised = Writer::new()
         .bytes(&n.to_bytes_be())
         .bytes(&e.to_bytes_be())
@@ -276,9 +277,9 @@ pub fn load_pem(text: &str, label_prefix: &str) -> Result<Vec<TrustedKey>, KeyEr
 
 /// A datacenter's private key (lab only): answers `req_DH_params` like a Telegram server.
 ///
-/// Two-prime keys come from PEM ([`DcPrivateKey::from_pem`]); multi-prime keys (RFC 8017
+/// Two-prime keys come from PEM (`DcPrivateKey::from_pem`); multi-prime keys (RFC 8017
 /// §3.2), which the `rsa` crate does not decode, from a list of primes
-/// ([`DcPrivateKey::from_primes`]). Decryption is the CRT either way, one exponentiation per
+/// (`DcPrivateKey::from_primes`). Decryption is the CRT either way, one exponentiation per
 /// prime; primes of one machine word are exponentiated with u64 Montgomery products, so the
 /// lab's 32 primes of 64 bits decrypt some forty times faster than two 1024-bit ones.
 #[derive(Clone)]
@@ -320,7 +321,7 @@ impl DcPrivateKey {
     /// Reads the first `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY` (PKCS#8) block in `text`,
     /// skipping text outside the armour. The key must be a 2048-bit key; the `rsa` crate
     /// decodes two-prime keys only.
-    pub fn from_pem(text: &str, label: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_pem(text: &str, label: &str) -> Result<Self, KeyError> {
         let key = pem_blocks(text)?
             .into_iter()
             .find_map(|block| match block.kind {
@@ -347,7 +348,7 @@ impl DcPrivateKey {
     /// A key from its primes: lines of hexadecimal numbers, `#` comment lines and blank
     /// lines skipped; e = 65537. The product must be 2048 bits and every `r − 1` coprime
     /// with e. The primes are taken on trust: a composite one shows as wrong decryptions.
-    pub fn from_primes(text: &str, label: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_primes(text: &str, label: &str) -> Result<Self, KeyError> {
         let e = BigUint::from(65_537_u32);
         let mut primes = Vec::new();
         for (index, line) in text.lines().enumerate() {
@@ -411,18 +412,18 @@ impl DcPrivateKey {
     }
 
     /// The MTProto fingerprint of the public half.
-    pub fn fingerprint(&self) -> u64 {
+    pub(crate) fn fingerprint(&self) -> u64 {
         self.public.fingerprint
     }
 
     /// The public half as PEM (`-----BEGIN RSA PUBLIC KEY-----`, PKCS#1), for a profile.
-    pub fn public_pem(&self) -> Result<String, KeyError> {
+    pub(crate) fn public_pem(&self) -> Result<String, KeyError> {
         self.rsa
             .to_pkcs1_pem(LineEnding::LF)
             .map_err(|e| KeyError::parse(&self.public.label, e))
     }
 
-    /// Raw RSA decryption, `c^d mod n`, as [`MODULUS_LEN`] big-endian bytes: `c^d mod r`
+    /// Raw RSA decryption, `c^d mod n`, as `MODULUS_LEN` big-endian bytes: `c^d mod r`
     /// for each prime, recombined by Garner's method (RFC 8017 §5.1.2).
     pub fn raw_decrypt(&self, ciphertext: &[u8]) -> [u8; MODULUS_LEN] {
         let c = BigUint::from_bytes_be(ciphertext) % &self.public.n;

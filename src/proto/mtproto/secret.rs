@@ -22,7 +22,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 
 /// Length of the key material every secret carries.
-pub const KEY_LEN: usize = 16;
+pub(crate) const KEY_LEN: usize = 16;
 
 /// Longest domain a FakeTLS secret may carry (the DNS limit for a name).
 const MAX_DOMAIN_LEN: usize = 253;
@@ -55,7 +55,7 @@ impl SecretMode {
 
 impl fmt::Display for SecretMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -154,17 +154,6 @@ impl MtprotoSecret {
         key
     }
 
-    /// The same secret with another key: same mode, same FakeTLS domain.
-    #[must_use]
-    pub fn with_key(&self, key: [u8; KEY_LEN]) -> Self {
-        let start = usize::from(self.mode() != SecretMode::Plain);
-        let mut bytes = self.bytes.clone();
-        if let Some(slot) = bytes.get_mut(start..start + KEY_LEN) {
-            slot.copy_from_slice(&key);
-        }
-        Self { bytes }
-    }
-
     /// The domain a FakeTLS (`ee`) secret imitates.
     pub fn faketls_domain(&self) -> Option<&str> {
         if self.mode() != SecretMode::Ee {
@@ -257,7 +246,7 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// A FakeTLS domain must be a real DNS hostname: at least two labels, letters, digits and
 /// hyphens only, no label empty, longer than 63 or edged with a hyphen, and an alphabetic
 /// top-level label (so IP addresses and junk bytes are refused).
-pub fn is_faketls_domain(domain: &[u8]) -> bool {
+pub(crate) fn is_faketls_domain(domain: &[u8]) -> bool {
     let Ok(domain) = std::str::from_utf8(domain) else {
         return false;
     };
@@ -412,22 +401,5 @@ mod tests {
             let _ = write!(s, "{b:02x}");
             s
         })
-    }
-
-    #[test]
-    fn another_key_keeps_the_mode_and_domain() {
-        let other = [0x5a; KEY_LEN];
-        for text in [
-            KEY_HEX.to_owned(),
-            format!("dd{KEY_HEX}"),
-            format!("ee{KEY_HEX}676f6f676c652e636f6d"),
-        ] {
-            let secret = MtprotoSecret::decode(&text).unwrap();
-            let changed = secret.with_key(other);
-            assert_eq!(changed.key(), other, "{text}");
-            assert_eq!(changed.mode(), secret.mode(), "{text}");
-            assert_eq!(changed.faketls_domain(), secret.faketls_domain(), "{text}");
-            assert_eq!(changed.as_bytes().len(), secret.as_bytes().len(), "{text}");
-        }
     }
 }

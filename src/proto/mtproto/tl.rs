@@ -19,7 +19,7 @@
 //! padding after it, which the length field lets the reader skip.
 
 /// `Vector t` constructor id.
-pub const VECTOR: u32 = 0x1cb5_c415;
+pub(crate) const VECTOR: u32 = 0x1cb5_c415;
 
 /// Largest length the long form of `bytes` can express (3 bytes).
 const MAX_BYTES_LEN: usize = 0x00ff_ffff;
@@ -28,7 +28,7 @@ const MAX_BYTES_LEN: usize = 0x00ff_ffff;
 const LONG_FORM: u8 = 0xfe;
 
 /// Size of the unencrypted message header: auth_key_id, message_id, length.
-pub const PLAIN_HEADER_LEN: usize = 20;
+pub(crate) const PLAIN_HEADER_LEN: usize = 20;
 
 /// Why TL data could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,7 +193,7 @@ impl<'a> Reader<'a> {
 
 /// A TL writer: appends values to a byte vector.
 #[derive(Debug, Clone, Default)]
-pub struct Writer {
+pub(crate) struct Writer {
     /// The bytes written so far.
     buf: Vec<u8>,
 }
@@ -205,7 +205,7 @@ impl Writer {
     }
 
     /// A writer starting with the constructor id `id`.
-    pub fn with_constructor(id: u32) -> Self {
+    pub(crate) fn with_constructor(id: u32) -> Self {
         Self::new().u32(id)
     }
 
@@ -289,13 +289,13 @@ pub struct PlainMessage<'a> {
 }
 
 /// A client message id: `unix_time · 2³²` plus `4 · counter`, so it is divisible by 4.
-pub fn client_message_id(unix_time: u32, counter: u32) -> i64 {
+pub(crate) fn client_message_id(unix_time: u32, counter: u32) -> i64 {
     let id = u64::from(unix_time) << 32 | u64::from(counter & 0x3fff_ffff) << 2;
     i64::from_le_bytes(id.to_le_bytes())
 }
 
 /// A server answer's message id: `unix_time · 2³²` plus `4 · counter + 1`.
-pub fn server_message_id(unix_time: u32, counter: u32) -> i64 {
+pub(crate) fn server_message_id(unix_time: u32, counter: u32) -> i64 {
     client_message_id(unix_time, counter) | 1
 }
 

@@ -18,10 +18,10 @@ use rand::Rng as _;
 use super::obfs2::ProtocolTag;
 
 /// Largest frame the decoder accepts by default (1 MiB).
-pub const MAX_FRAME: usize = 1 << 20;
+pub(crate) const MAX_FRAME: usize = 1 << 20;
 
 /// Longest padding padded intermediate adds.
-pub const MAX_PADDING: usize = 15;
+pub(crate) const MAX_PADDING: usize = 15;
 
 /// Length of the frame header.
 const HEADER_LEN: usize = 4;
@@ -48,15 +48,6 @@ impl Framing {
         }
     }
 
-    /// The framing a tag announces; `None` for abridged, which is not implemented.
-    pub fn from_tag(tag: ProtocolTag) -> Option<Self> {
-        match tag {
-            ProtocolTag::Intermediate => Some(Self::Intermediate),
-            ProtocolTag::PaddedIntermediate => Some(Self::PaddedIntermediate),
-            ProtocolTag::Abridged => None,
-        }
-    }
-
     /// Appends `payload` framed to `out`; padded intermediate adds 0–15 random bytes.
     pub fn encode(self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), TransportError> {
         let padding: Vec<u8> = match self {
@@ -74,7 +65,7 @@ impl Framing {
 /// Appends one frame: length of `payload ‖ padding` (LE), `payload`, `padding`.
 ///
 /// Deterministic, for tests and for intermediate framing (empty padding).
-pub fn encode_with_padding(
+pub(crate) fn encode_with_padding(
     payload: &[u8],
     padding: &[u8],
     out: &mut Vec<u8>,
@@ -110,7 +101,7 @@ pub struct FrameDecoder {
 }
 
 impl FrameDecoder {
-    /// A decoder accepting frames up to `max` bytes (never more than [`MAX_FRAME`]).
+    /// A decoder accepting frames up to `max` bytes (never more than `MAX_FRAME`).
     pub fn new(max: usize) -> Self {
         Self {
             buf: Vec::new(),
@@ -119,7 +110,7 @@ impl FrameDecoder {
     }
 
     /// Changes the largest frame accepted (never more than [`MAX_FRAME`]).
-    pub fn set_max(&mut self, max: usize) {
+    pub(crate) fn set_max(&mut self, max: usize) {
         self.max = max.min(MAX_FRAME);
     }
 
@@ -155,7 +146,7 @@ impl FrameDecoder {
 }
 
 impl Default for FrameDecoder {
-    /// A decoder with the [`MAX_FRAME`] limit.
+    /// A decoder with the `MAX_FRAME` limit.
     fn default() -> Self {
         Self::new(MAX_FRAME)
     }
@@ -231,10 +222,10 @@ mod tests {
 
     #[test]
     fn tags_match_framings() {
+        assert_eq!(Framing::Intermediate.tag(), ProtocolTag::Intermediate);
         assert_eq!(
-            Framing::from_tag(Framing::PaddedIntermediate.tag()),
-            Some(Framing::PaddedIntermediate)
+            Framing::PaddedIntermediate.tag(),
+            ProtocolTag::PaddedIntermediate
         );
-        assert_eq!(Framing::from_tag(ProtocolTag::Abridged), None);
     }
 }

@@ -46,6 +46,19 @@ impl Severity {
         }
     }
 
+    /// What the HTML page calls it, for people who are not security experts.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low risk",
+            Self::Medium => "medium risk",
+            Self::High => "high risk",
+            Self::Critical => "critical",
+            Self::Dead => "not working",
+            Self::Refused => "not contacted",
+        }
+    }
+
     /// Rank for "worst first": info 0 … critical 4; dead and refused above them.
     pub fn rank(self) -> u8 {
         match self {

@@ -21,6 +21,28 @@ pub enum Status {
     NotAudited,
 }
 
+impl Status {
+    /// The snake_case name (JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Alive => "alive",
+            Self::Dead => "dead",
+            Self::Refused => "refused",
+            Self::NotAudited => "not_audited",
+        }
+    }
+
+    /// The words human reports use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Alive => "alive",
+            Self::Dead => "dead",
+            Self::Refused => "refused",
+            Self::NotAudited => "not audited",
+        }
+    }
+}
+
 /// Facts about a certificate presented during a TLS handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertFacts {

@@ -41,6 +41,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 use serde::{Deserialize, Serialize};
 
+use super::redact::host_port;
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
 use crate::ingest::{Entry, Inventory};
 use crate::model::Verdict;
@@ -456,13 +457,13 @@ pub(crate) fn write_table(
         let entry = &audited.entry;
         let result = &audited.result;
         let endpoint = match (&entry.username, entry.kind) {
-            (Some(user), _) => format!("{user}:***@{}", endpoint(entry)),
-            (None, _) => endpoint(entry),
+            (Some(user), _) => format!("{user}:***@{}", host_port(entry)),
+            (None, _) => host_port(entry),
         };
         let findings = result
             .findings
             .iter()
-            .map(|finding| format!("{} ({})", finding.code, severity_name(finding.severity)))
+            .map(|finding| format!("{} ({})", finding.code, finding.severity))
             .collect::<Vec<_>>()
             .join("\n");
         let verdict = Cell::new(audited.scored.verdict);
@@ -515,34 +516,13 @@ pub(crate) fn write_table(
     )
 }
 
-/// `host:port` with IPv6 in brackets.
-fn endpoint(entry: &EntryOut) -> String {
-    if entry.host.contains(':') {
-        format!("[{}]:{}", entry.host, entry.port)
-    } else {
-        format!("{}:{}", entry.host, entry.port)
-    }
-}
-
-/// A status as reports write it.
-pub(crate) fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Alive => "alive",
-        Status::Dead => "dead",
-        Status::Refused => "refused",
-        Status::NotAudited => "not audited",
-    }
-}
-
-/// A severity as reports write it.
-fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Info => "info",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-        Severity::Dead => "dead",
-        Severity::Refused => "refused",
-    }
+/// The entry's finding codes joined with `separator`, in the probe's order.
+pub(crate) fn finding_codes(audited: &AuditedEntry, separator: &str) -> String {
+    audited
+        .result
+        .findings
+        .iter()
+        .map(|finding| finding.code.name())
+        .collect::<Vec<_>>()
+        .join(separator)
 }

@@ -11,11 +11,8 @@
 
 use std::io::{self, Write};
 
-use super::audit::{AuditReport, AuditedEntry, status_name};
-use super::redact::redact_text;
-use super::types::EntryOut;
-use crate::proto::mtproto::secret::MtprotoSecret;
-use crate::proxy::ProxySpec;
+use super::audit::{AuditReport, AuditedEntry, finding_codes};
+use super::redact::redacted_link;
 
 /// Column names, in order.
 pub(crate) const HEADER: [&str; 11] = [
@@ -57,7 +54,7 @@ fn row(audited: &AuditedEntry) -> [String; 11] {
         entry.kind.to_string(),
         entry.host.clone(),
         entry.port.to_string(),
-        status_name(result.status).to_owned(),
+        result.status.label().to_owned(),
         result
             .latency_ms
             .map(|ms| ms.to_string())
@@ -66,60 +63,6 @@ fn row(audited: &AuditedEntry) -> [String; 11] {
         audited.scored.explanation.clone(),
         redacted_link(entry),
     ]
-}
-
-/// The entry's finding codes joined with `separator`, in the probe's order.
-pub(crate) fn finding_codes(audited: &AuditedEntry, separator: &str) -> String {
-    audited
-        .result
-        .findings
-        .iter()
-        .map(|finding| finding.code.name())
-        .collect::<Vec<_>>()
-        .join(separator)
-}
-
-/// The entry's link with the secret shortened and the password replaced by `***`.
-///
-/// The link is rebuilt from the entry's typed fields and rendered by
-/// [`ProxySpec::to_redacted_link`], the one place links are redacted. Should the secret
-/// not decode (an `EntryOut` made by hand), the stored link is redacted as free text
-/// instead, which hides the whole secret.
-pub(crate) fn redacted_link(entry: &EntryOut) -> String {
-    let secret = match entry.secret.as_deref().map(MtprotoSecret::decode) {
-        Some(Ok(secret)) => Some(secret),
-        Some(Err(_)) => return redact_text(&entry.link),
-        None => None,
-    };
-    ProxySpec {
-        kind: entry.kind,
-        host: entry.host.clone(),
-        port: entry.port,
-        secret,
-        username: entry.username.clone(),
-        password: entry.password.clone(),
-    }
-    .to_redacted_link()
-}
-
-/// `host:port` (IPv6 in brackets), preceded by `user:***@` or `user@` when the entry has a
-/// username, and followed by the shortened secret for MTProto entries.
-pub(crate) fn redacted_endpoint(entry: &EntryOut) -> String {
-    let host_port = if entry.host.contains(':') {
-        format!("[{}]:{}", entry.host, entry.port)
-    } else {
-        format!("{}:{}", entry.host, entry.port)
-    };
-    let with_user = match (&entry.username, &entry.password) {
-        (Some(user), Some(_)) => format!("{user}:***@{host_port}"),
-        (Some(user), None) => format!("{user}@{host_port}"),
-        (None, _) => host_port,
-    };
-    match entry.secret.as_deref().map(MtprotoSecret::decode) {
-        Some(Ok(secret)) => format!("{with_user} {}", secret.redacted()),
-        Some(Err(_)) => format!("{with_user} ***"),
-        None => with_user,
-    }
 }
 
 #[cfg(test)]
@@ -256,35 +199,5 @@ pub(crate) mod tests {
         assert!(!text.contains(SECRET), "{text}");
         assert!(!text.contains(&SECRET[2..]), "{text}");
         assert!(!text.contains(PASSWORD), "{text}");
-    }
-
-    #[test]
-    fn endpoints_are_redacted() {
-        let report = sample_report();
-        let endpoints: Vec<String> = report
-            .entries
-            .iter()
-            .map(|audited| redacted_endpoint(&audited.entry))
-            .collect();
-        assert_eq!(
-            endpoints,
-            [
-                "1.2.3.4:443 dd01…ef",
-                "user:***@5.6.7.8:1080",
-                "9.9.9.9:8080"
-            ]
-        );
-    }
-
-    #[test]
-    fn an_undecodable_secret_is_hidden_whole() {
-        let mut entry = sample_report().entries[0].entry.clone();
-        entry.secret = Some("zz-not-hex".to_owned());
-        entry.link = "tg://proxy?server=1.2.3.4&port=443&secret=zz-not-hex".to_owned();
-        assert_eq!(
-            redacted_link(&entry),
-            "tg://proxy?server=1.2.3.4&port=443&secret=***"
-        );
-        assert_eq!(redacted_endpoint(&entry), "1.2.3.4:443 ***");
     }
 }

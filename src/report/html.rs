@@ -15,11 +15,11 @@ use std::io::{self, Write};
 
 use html_escape::encode_safe;
 
-use super::audit::{AuditReport, AuditedEntry, status_name};
-use super::csv_out::redacted_endpoint;
+use super::audit::{AuditReport, AuditedEntry};
 use super::markdown::comment_order;
+use super::redact::redacted_endpoint;
 use crate::model::Verdict;
-use crate::model::{Finding, Severity, Status};
+use crate::model::{Finding, Status};
 
 /// Longest evidence value shown, in characters; longer ones are cut with `…`.
 const MAX_EVIDENCE: usize = 200;
@@ -358,7 +358,7 @@ fn write_row(audited: &AuditedEntry, out: &mut dyn Write) -> io::Result<()> {
         .map_or_else(|| "—".to_owned(), |score| score.to_string());
     let latency = match audited.result.latency_ms {
         Some(ms) => format!("{ms} ms"),
-        None => status_name(audited.result.status).to_owned(),
+        None => audited.result.status.label().to_owned(),
     };
     writeln!(
         out,
@@ -391,7 +391,7 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         out,
         "<li><code>{}</code> <span class=\"severity\">{}</span><br>{}",
         finding.code,
-        severity_label(finding.severity),
+        finding.severity.label(),
         encode_safe(finding.code.explanation()),
     )?;
     if !finding.evidence.is_empty() {
@@ -407,19 +407,6 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         write!(out, "</dl>")?;
     }
     writeln!(out, "</li>")
-}
-
-/// A severity as the page shows it.
-fn severity_label(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Info => "info",
-        Severity::Low => "low risk",
-        Severity::Medium => "medium risk",
-        Severity::High => "high risk",
-        Severity::Critical => "critical",
-        Severity::Dead => "not working",
-        Severity::Refused => "not contacted",
-    }
 }
 
 /// Cuts long evidence to [`MAX_EVIDENCE`] characters.

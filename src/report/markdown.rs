@@ -10,8 +10,9 @@
 
 use std::io::{self, Write};
 
+use super::audit::finding_codes;
 use super::audit::{AuditReport, AuditedEntry};
-use super::csv_out::{finding_codes, redacted_endpoint};
+use super::redact::redacted_endpoint;
 use crate::model::Verdict;
 
 /// Writes the Markdown report.

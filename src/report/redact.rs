@@ -1,7 +1,15 @@
-//! Redaction of free text for human output: rejected lines may hold a secret or password
-//! (`secret=…`, `pass=…`, `user:pass@`, `host:port:user:pass`, `Secret: …`), and human
-//! output must not show credentials. Parsed entries are redacted from their typed fields
-//! instead (`crate::proxy::ProxySpec::to_redacted_link`).
+//! Redaction for human output, in one place: every human-facing format (table, CSV,
+//! Markdown, HTML) shows entries and free text through these functions, and none shows a
+//! secret or a password.
+//!
+//! - Entries are redacted from their typed fields: `redacted_link` (through
+//!   `ProxySpec::to_redacted_link`) and `redacted_endpoint`.
+//! - Free text (rejected lines may hold `secret=…`, `pass=…`, `user:pass@`,
+//!   `host:port:user:pass`, `Secret: …`): `redact_text`.
+
+use super::types::EntryOut;
+use crate::proto::mtproto::secret::MtprotoSecret;
+use crate::proxy::ProxySpec;
 
 /// Marker put in place of a hidden value.
 const HIDDEN: &str = "***";
@@ -114,6 +122,54 @@ fn redact_bare_credentials(text: &str) -> String {
     }
 }
 
+/// `host:port`, with an IPv6 host in brackets.
+pub(crate) fn host_port(entry: &EntryOut) -> String {
+    if entry.host.contains(':') {
+        format!("[{}]:{}", entry.host, entry.port)
+    } else {
+        format!("{}:{}", entry.host, entry.port)
+    }
+}
+
+/// The entry's link with the secret shortened and the password replaced by `***`.
+///
+/// The link is rebuilt from the entry's typed fields and rendered by
+/// [`ProxySpec::to_redacted_link`], the one place links are redacted. Should the secret
+/// not decode (an `EntryOut` made by hand), the stored link is redacted as free text
+/// instead, which hides the whole secret.
+pub(crate) fn redacted_link(entry: &EntryOut) -> String {
+    let secret = match entry.secret.as_deref().map(MtprotoSecret::decode) {
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(_)) => return redact_text(&entry.link),
+        None => None,
+    };
+    ProxySpec {
+        kind: entry.kind,
+        host: entry.host.clone(),
+        port: entry.port,
+        secret,
+        username: entry.username.clone(),
+        password: entry.password.clone(),
+    }
+    .to_redacted_link()
+}
+
+/// `host:port` (IPv6 in brackets), preceded by `user:***@` or `user@` when the entry has a
+/// username, and followed by the shortened secret for MTProto entries.
+pub(crate) fn redacted_endpoint(entry: &EntryOut) -> String {
+    let host_port = host_port(entry);
+    let with_user = match (&entry.username, &entry.password) {
+        (Some(user), Some(_)) => format!("{user}:***@{host_port}"),
+        (Some(user), None) => format!("{user}@{host_port}"),
+        (None, _) => host_port,
+    };
+    match entry.secret.as_deref().map(MtprotoSecret::decode) {
+        Some(Ok(secret)) => format!("{with_user} {}", secret.redacted()),
+        Some(Err(_)) => format!("{with_user} ***"),
+        None => with_user,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +199,37 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(redact_text(input), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn endpoints_are_redacted() {
+        let report = super::super::csv_out::tests::sample_report();
+        let endpoints: Vec<String> = report
+            .entries
+            .iter()
+            .map(|audited| redacted_endpoint(&audited.entry))
+            .collect();
+        assert_eq!(
+            endpoints,
+            [
+                "1.2.3.4:443 dd01…ef",
+                "user:***@5.6.7.8:1080",
+                "9.9.9.9:8080"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_undecodable_secret_is_hidden_whole() {
+        let mut entry = super::super::csv_out::tests::sample_report().entries[0]
+            .entry
+            .clone();
+        entry.secret = Some("zz-not-hex".to_owned());
+        entry.link = "tg://proxy?server=1.2.3.4&port=443&secret=zz-not-hex".to_owned();
+        assert_eq!(
+            redacted_link(&entry),
+            "tg://proxy?server=1.2.3.4&port=443&secret=***"
+        );
+        assert_eq!(redacted_endpoint(&entry), "1.2.3.4:443 ***");
     }
 }

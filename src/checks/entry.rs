@@ -41,8 +41,9 @@ pub(crate) struct EntryState {
     /// and compares; `content` reuses the page).
     pub(crate) proof: Option<Proof>,
     /// What an MTProto proxy's liveness established (`telegram` reads its exchange, `replay`
-    /// replays its first flight).
-    pub(crate) mtproto: Option<MtprotoLive>,
+    /// replays its first flight). Boxed: the first flight is 2 KiB, and every entry in
+    /// flight carries this state, MTProto or not.
+    pub(crate) mtproto: Option<Box<MtprotoLive>>,
 }
 
 /// The request that shows a SOCKS or HTTP proxy works; `credentials` repeats it with a

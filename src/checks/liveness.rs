@@ -37,12 +37,12 @@ impl Step for Liveness {
     }
 
     fn run<'a>(&'a self, probing: &'a Probing<'_>, state: &'a mut EntryState) -> StepFuture<'a> {
-        Box::pin(async move {
-            match &probing.spec.secret {
-                Some(secret) => mtproto(probing, secret, state).await,
-                None => tunnel(probing, state).await,
-            }
-        })
+        // Each kind's future is boxed on its own: a future is as large as its largest
+        // branch, and a SOCKS entry should not pay for the MTProto exchange's state.
+        match &probing.spec.secret {
+            Some(secret) => Box::pin(mtproto(probing, secret, state)),
+            None => Box::pin(tunnel(probing, state)),
+        }
     }
 }
 
@@ -204,7 +204,7 @@ async fn mtproto(probing: &Probing<'_>, secret: &MtprotoSecret, state: &mut Entr
     match answered {
         Ok(exchange) => {
             state.alive(connect, started.elapsed());
-            state.mtproto = Some(MtprotoLive { info, exchange });
+            state.mtproto = Some(Box::new(MtprotoLive { info, exchange }));
         }
         Err(reason) => result.findings.push(handshake_failed(&format!(
             "no answer from a datacenter through the proxy: {reason}"

@@ -129,6 +129,16 @@ pub enum SpecError {
     /// A whole line or value that is too long to be a proxy.
     #[error("text longer than {0} bytes")]
     TooLong(usize),
+    /// A name with non-ASCII letters that IDNA (UTS #46) cannot turn into an ASCII name.
+    #[error("invalid internationalised host {0:?}")]
+    BadIdn(String),
+    /// A field that is not text: percent-decoded bytes, or bytes of the input, that are not
+    /// UTF-8 (the field names which: `username`, `password`, `server`…).
+    #[error("the {0} is not valid UTF-8")]
+    BadEncoding(&'static str),
+    /// A CSV/TSV row that cannot be cut into cells (a quoted cell never closed).
+    #[error("unreadable row: {0}")]
+    BadRow(&'static str),
 }
 
 impl SpecError {
@@ -136,13 +146,15 @@ impl SpecError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::EmptyHost => "empty_host",
-            Self::BadHost(_) => "bad_host",
+            Self::BadHost(_) | Self::BadIdn(_) => "bad_host",
             Self::MissingPort => "missing_port",
             Self::BadPort(_) => "bad_port",
             Self::MissingSecret => "missing_secret",
             Self::BadSecret(_) => "bad_secret",
             Self::Malformed(_) => "malformed",
             Self::TooLong(_) => "too_long",
+            Self::BadEncoding(_) => "bad_encoding",
+            Self::BadRow(_) => "bad_row",
         }
     }
 }
@@ -273,6 +285,14 @@ pub(crate) fn bracket_host(host: &str) -> String {
 /// Validates and normalises a host: IPv6 (bracketed or not, zone kept) in canonical form,
 /// IPv4 including the odd spellings resolvers accept (kept as written, their class is
 /// computed elsewhere), or a DNS name (lower case, trailing dot removed).
+///
+/// A name with non-ASCII characters goes through IDNA (UTS #46, as browsers and curl do):
+/// `пример.рф` becomes `xn--e1afmkfd.xn--p1ai`, and full-width `１２７.０.０.１` becomes
+/// `127.0.0.1`, so the address guard sees the address a client would reach. The result is
+/// then checked as any ASCII host. A look-alike such as `lоcalhost` (Cyrillic `о`) becomes
+/// `xn--lcalhost-…`, which is another name than `localhost`, as it is for a resolver: it is
+/// not refused here, and the guard classifies what it resolves to. A name IDNA refuses is
+/// [`SpecError::BadIdn`]; a host is never cut short.
 pub(crate) fn normalize_host(raw: &str) -> Result<String, SpecError> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -281,21 +301,37 @@ pub(crate) fn normalize_host(raw: &str) -> Result<String, SpecError> {
     let inner = raw.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
     if let Some(v6) = inner.or_else(|| raw.contains(':').then_some(raw)) {
         let (addr, zone) = v6.split_once('%').map_or((v6, None), |(a, z)| (a, Some(z)));
-        let parsed = Ipv6Addr::from_str(addr).map_err(|_| SpecError::BadHost(raw.to_owned()))?;
+        let parsed = Ipv6Addr::from_str(addr).map_err(|_| SpecError::BadHost(shown(raw)))?;
         return Ok(match zone {
             Some(zone) if !zone.is_empty() && zone.bytes().all(|b| b.is_ascii_alphanumeric()) => {
                 format!("{parsed}%{zone}")
             }
-            Some(_) => return Err(SpecError::BadHost(raw.to_owned())),
+            Some(_) => return Err(SpecError::BadHost(shown(raw))),
             None => parsed.to_string(),
         });
     }
+    if raw.is_ascii() {
+        return normalize_ascii_name(raw).ok_or_else(|| SpecError::BadHost(shown(raw)));
+    }
+    let ascii = idna::domain_to_ascii_cow(raw.as_bytes(), idna::AsciiDenyList::URL)
+        .map_err(|_| SpecError::BadIdn(shown(raw)))?;
+    normalize_ascii_name(&ascii).ok_or_else(|| SpecError::BadIdn(shown(raw)))
+}
+
+/// The head of a refused host, for the error message.
+fn shown(raw: &str) -> String {
+    raw.chars().take(80).collect()
+}
+
+/// An ASCII IPv4 literal (any spelling resolvers accept) or DNS name, lower case without
+/// its trailing dot; `None` when it is neither.
+fn normalize_ascii_name(raw: &str) -> Option<String> {
     let host = raw.strip_suffix('.').unwrap_or(raw).to_ascii_lowercase();
-    if host.ends_with('.') {
-        return Err(SpecError::BadHost(raw.chars().take(80).collect()));
+    if host.ends_with('.') || !host.is_ascii() {
+        return None;
     }
     if Ipv4Addr::from_str(&host).is_ok() || parse_lenient_ipv4(&host).is_some() {
-        return Ok(host);
+        return Some(host);
     }
     let looks_numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     let valid_name = host.len() <= 253
@@ -303,11 +339,7 @@ pub(crate) fn normalize_host(raw: &str) -> Result<String, SpecError> {
         && host
             .split('.')
             .all(|label| is_dns_label(label) || is_underscore_label(label));
-    if valid_name {
-        Ok(host)
-    } else {
-        Err(SpecError::BadHost(raw.chars().take(80).collect()))
-    }
+    valid_name.then_some(host)
 }
 
 /// Labels like `_proxy` appear in real names (SRV-style); allow underscores inside labels.
@@ -366,6 +398,36 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn non_ascii_hosts_become_punycode_or_are_refused_never_cut() {
+        let cases = [
+            // Cyrillic `о` in `localhost`: another name, kept whole as punycode.
+            ("l\u{043e}calhost", Ok("xn--lcalhost-nbh")),
+            ("Пример.РФ", Ok("xn--e1afmkfd.xn--p1ai")),
+            ("пример.рф.", Ok("xn--e1afmkfd.xn--p1ai")),
+            ("bücher.example", Ok("xn--bcher-kva.example")),
+            // Full-width digits and dots name the address a client would reach.
+            ("１２７.０.０.１", Ok("127.0.0.1")),
+            (
+                "bad\u{fffd}.example",
+                Err(SpecError::BadIdn("bad\u{fffd}.example".into())),
+            ),
+            (
+                "a\u{2026}b.example",
+                Err(SpecError::BadIdn("a\u{2026}b.example".into())),
+            ),
+            ("exa mple.рф", Err(SpecError::BadIdn("exa mple.рф".into()))),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                normalize_host(input),
+                expected.map(str::to_owned),
+                "{input}"
+            );
+        }
+        assert_eq!(SpecError::BadIdn("x".into()).code(), "bad_host");
     }
 
     #[test]

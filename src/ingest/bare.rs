@@ -19,7 +19,9 @@ pub(crate) fn parse_bare(
     }
     if let Some((userinfo, hostport)) = token.rsplit_once('@') {
         let (host, port) = split_host_port(hostport);
-        let host = plausible_host(host)?;
+        let Some(host) = plausible_host(host) else {
+            return refused_idn(host).map(Err);
+        };
         let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
         return Some(with_credentials(default_kind, host, port, user, pass));
     }
@@ -32,7 +34,10 @@ pub(crate) fn parse_bare(
         return Some(from_fields(default_kind, host, port, parts.next()));
     }
     let mut parts = token.splitn(3, ':');
-    let host = plausible_host(parts.next()?)?;
+    let host = parts.next()?;
+    let Some(host) = plausible_host(host) else {
+        return refused_idn(host).map(Err);
+    };
     let port = parts.next()?;
     Some(from_fields(default_kind, host, Some(port), parts.next()))
 }
@@ -107,6 +112,22 @@ pub(crate) fn plausible_host(text: &str) -> Option<String> {
     let shaped = host.contains('.') || host.contains(':') || host == "localhost";
     let has_letter_or_digit_label = host.bytes().any(|b| b.is_ascii_alphanumeric());
     (shaped && has_letter_or_digit_label).then_some(host)
+}
+
+/// Why a host shaped like an internationalised name (letters of any script, digits, dots,
+/// hyphens, at least one dot and one non-ASCII character) was refused by IDNA: such a line
+/// is a proxy with a bad host, not prose. `None` for anything else.
+fn refused_idn(text: &str) -> Option<SpecError> {
+    let shaped = text.contains('.')
+        && !text.is_ascii()
+        && text.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | char::REPLACEMENT_CHARACTER)
+        });
+    if shaped {
+        normalize_host(text).err()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +213,15 @@ mod tests {
                 false,
             ),
             (
+                "Пример.рф:1080",
+                ProxyKind::Socks5,
+                "xn--e1afmkfd.xn--p1ai",
+                1080,
+                None,
+                None,
+                false,
+            ),
+            (
                 &with_secret,
                 ProxyKind::Mtproto,
                 "1.2.3.4",
@@ -247,6 +277,9 @@ mod tests {
             ("host.example:0", "bad_port"),
             ("1.2.3.4:443:nothex", "bad_secret"),
             ("[2001:db8::1]:x", "bad_port"),
+            // Bytes that were not UTF-8 in a host: refused by IDNA, never cut or dropped.
+            ("bad\u{fffd}.example:1080", "bad_host"),
+            ("u:p@bad\u{fffd}.example:1080", "bad_host"),
         ];
         for (line, code) in cases {
             let error = parse_bare(line, ProxyKind::Socks5).unwrap().unwrap_err();

@@ -9,10 +9,18 @@
 //!
 //! Rows are cut here, not by the `csv` reader, which only splits each row into cells: the
 //! reader skips blank lines without saying so (its line numbers drift after one) and never
-//! fails on a quote left open, silently swallowing the rest of the file into one cell. Here
-//! a quoted cell may span lines, but one still open at the end of the input is a syntax
-//! error naming the line it opened on, as is a row longer than `MAX_LINE`.
+//! fails on a quote left open, silently swallowing the rest of the file into one cell.
+//!
+//! A bad row never stops the file: it is a rejected item at its line, and reading goes on.
+//! A quoted cell may span lines, up to `MAX_ROW_LINES` lines and `MAX_LINE` bytes; a
+//! quote that is still open at that point or at the end of the input, or whose closing
+//! quote on a later line is followed by more text (`"a.example",1080` read as the close of
+//! the quote above it), was never meant to span lines: its row's first line is rejected
+//! (`bad_row`) and the lines after it are read again as rows of their own. A line longer
+//! than `MAX_LINE` is rejected (`too_long`) without being buffered. Reading again costs at
+//! most `MAX_ROW_LINES` times the work, and memory stays at one row.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead};
 
 use csv::{ByteRecord, ReaderBuilder};
@@ -20,7 +28,13 @@ use csv::{ByteRecord, ReaderBuilder};
 use super::record::{Record, is_field_name};
 use super::text::MAX_LINE;
 use super::{IngestOptions, InputFormat, ItemSink, Location, ReadError};
-use crate::proxy::ProxyKind;
+use crate::proxy::{ProxyKind, SpecError};
+
+/// Most lines one quoted cell may span.
+pub(crate) const MAX_ROW_LINES: usize = 100;
+
+/// Why a row that opens a quoted cell never closed it, as its rejection says.
+const UNCLOSED: &str = "a quoted cell opened on this line is never closed";
 
 /// Reads a CSV/TSV input. The delimiter is a tab for TSV; for CSV, `;` when the header line
 /// holds more semicolons than commas, else `,`.
@@ -45,17 +59,26 @@ pub fn parse(
         reader,
         delimiter,
         line: 0,
+        again: VecDeque::new(),
         buf: Vec::new(),
     };
     let mut cells = CellSplitter::new(delimiter);
-    let Some((_, header)) = rows.next_row()? else {
-        return Ok(());
+    let header = match rows.next_row()? {
+        None => return Ok(()),
+        Some(Row::Cells(_, header)) => header,
+        Some(Row::Bad(line, _, reason)) => {
+            return Err(ReadError::Syntax(format!(
+                "line {line}: the header row cannot be read: {reason}"
+            )));
+        }
     };
-    let header: Vec<String> = cells
-        .split(&header)?
-        .iter()
-        .map(|name| String::from_utf8_lossy(name).trim().to_owned())
-        .collect();
+    let header: Vec<String> = match cells.split(&header) {
+        Some(names) => names
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).trim().to_owned())
+            .collect(),
+        None => Vec::new(),
+    };
     if !header.iter().any(|name| is_field_name(name)) {
         let shown: String = header.join(",").chars().take(80).collect();
         return Err(ReadError::Syntax(format!(
@@ -63,16 +86,33 @@ pub fn parse(
             rows.line
         )));
     }
-    while let Some((line, row)) = rows.next_row()? {
+    while let Some(row) = rows.next_row()? {
+        let (line, row) = match row {
+            Row::Cells(line, row) => (line, row),
+            Row::Bad(line, head, reason) => {
+                sink.item(Location::Line(line), &shown_head(&head), Err(reason));
+                continue;
+            }
+        };
+        let Some(cells) = cells.split(&row) else {
+            let reason = SpecError::BadRow("its cells cannot be split");
+            sink.item(Location::Line(line), &shown_head(&row), Err(reason));
+            continue;
+        };
         let names = header
             .iter()
             .map(String::as_str)
             .chain(std::iter::repeat(""));
-        let row = cells.split(&row)?;
-        let record = Record::from_pairs(names.zip(row.iter().map(String::from_utf8_lossy)));
+        let record = Record::from_pairs(names.zip(cells.iter().map(String::from_utf8_lossy)));
         report_row(&record, line, options.default_kind, sink);
     }
     Ok(())
+}
+
+/// The first 80 characters of a rejected row's first line.
+fn shown_head(row: &[u8]) -> String {
+    let line = row.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(line).chars().take(80).collect()
 }
 
 /// Reports a row's items at its line, or one ignored when it shows something but holds no
@@ -101,60 +141,153 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
     }
 }
 
+/// One physical line of the input.
+enum Physical {
+    /// A line (without its line end) and its number.
+    Text(u64, Vec<u8>),
+    /// A line longer than `MAX_LINE`: its number and head; the rest was skipped.
+    TooLong(u64, Vec<u8>),
+}
+
+/// What [`Rows::next_row`] hands out.
+enum Row {
+    /// A row's bytes (lines joined by `\n`) and the line it starts on.
+    Cells(u64, Vec<u8>),
+    /// A row that cannot be read: its line, its head, and why.
+    Bad(u64, Vec<u8>, SpecError),
+}
+
 /// Cuts the input into rows: physical lines, joined while a quoted cell is open.
 struct Rows<R> {
     /// The input.
     reader: R,
     /// Cell delimiter (a quote opens a quoted cell only at the start of a cell).
     delimiter: u8,
-    /// Number of the last physical line read (1-based).
+    /// Number of the last physical line read from the input (1-based).
     line: u64,
+    /// Lines to read again, before the input: those after a row given up.
+    again: VecDeque<Physical>,
     /// The physical line being read.
     buf: Vec<u8>,
 }
 
 impl<R: BufRead> Rows<R> {
-    /// The next row that is not blank, with the line it starts on; `None` at the end.
-    fn next_row(&mut self) -> Result<Option<(u64, Vec<u8>)>, ReadError> {
-        let mut row = Vec::new();
-        let mut start = 0;
-        let mut open = false;
+    /// The next physical line, `None` at the end; a line over `MAX_LINE` is cut there and
+    /// the rest of it skipped without buffering.
+    fn read_line(&mut self) -> io::Result<Option<Physical>> {
+        if let Some(line) = self.again.pop_front() {
+            return Ok(Some(line));
+        }
+        self.buf.clear();
+        let limit = (MAX_LINE + 2) as u64;
+        let read = io::Read::take(self.reader.by_ref(), limit).read_until(b'\n', &mut self.buf)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.len() <= MAX_LINE {
+            return Ok(Some(Physical::Text(self.line, text.to_vec())));
+        }
+        let head = text.get(..80).unwrap_or(text).to_vec();
+        if !self.buf.ends_with(b"\n") {
+            skip_line(&mut self.reader)?;
+        }
+        Ok(Some(Physical::TooLong(self.line, head)))
+    }
+
+    /// The next row that is not blank, or a bad one; `None` at the end.
+    fn next_row(&mut self) -> io::Result<Option<Row>> {
+        // The lines of a row whose quoted cell is open, and their length.
+        let mut open: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut bytes = 0;
         loop {
-            self.buf.clear();
-            let limit = (MAX_LINE + 1 - row.len()) as u64;
-            let read =
-                io::Read::take(self.reader.by_ref(), limit).read_until(b'\n', &mut self.buf)?;
-            if read == 0 {
-                return if open {
-                    Err(ReadError::Syntax(format!(
-                        "line {start}: a quoted cell is never closed"
-                    )))
-                } else {
-                    Ok(None)
-                };
-            }
-            self.line += 1;
-            let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            if open {
-                row.push(b'\n');
-            } else if text.trim_ascii().is_empty() {
+            let Some(line) = self.read_line()? else {
+                return Ok((!open.is_empty()).then(|| self.give_up(open)));
+            };
+            let (number, text) = match line {
+                Physical::TooLong(number, head) if open.is_empty() => {
+                    return Ok(Some(Row::Bad(number, head, SpecError::TooLong(MAX_LINE))));
+                }
+                Physical::TooLong(number, head) => {
+                    self.again.push_front(Physical::TooLong(number, head));
+                    return Ok(Some(self.give_up(open)));
+                }
+                Physical::Text(number, text) => (number, text),
+            };
+            if open.is_empty() {
+                if text.trim_ascii().is_empty() {
+                    continue;
+                }
+                if !quote_open(&text, self.delimiter, false) {
+                    return Ok(Some(Row::Cells(number, text)));
+                }
+                bytes = text.len();
+                open.push((number, text));
                 continue;
-            } else {
-                start = self.line;
             }
-            row.extend_from_slice(text);
-            if row.len() > MAX_LINE {
-                return Err(ReadError::Syntax(format!(
-                    "line {start}: row longer than {MAX_LINE} bytes"
-                )));
+            let fits = open.len() < MAX_ROW_LINES && bytes + 1 + text.len() <= MAX_LINE;
+            if !fits || !closes_cleanly(&text, self.delimiter) {
+                self.again.push_front(Physical::Text(number, text));
+                return Ok(Some(self.give_up(open)));
             }
-            open = quote_open(text, self.delimiter, open);
-            if !open {
-                return Ok(Some((start, row)));
+            let still_open = quote_open(&text, self.delimiter, true);
+            bytes += 1 + text.len();
+            open.push((number, text));
+            if !still_open {
+                let first = open.first().map_or(number, |(number, _)| *number);
+                let joined = open
+                    .into_iter()
+                    .map(|(_, text)| text)
+                    .collect::<Vec<_>>()
+                    .join(&b'\n');
+                return Ok(Some(Row::Cells(first, joined)));
             }
         }
     }
+
+    /// Rejects the first line of a row whose quoted cell never closed, and queues the
+    /// lines after it to be read again (before any already queued: they came later).
+    fn give_up(&mut self, open: Vec<(u64, Vec<u8>)>) -> Row {
+        let mut lines = open.into_iter();
+        let (number, first) = lines.next().unwrap_or_default();
+        for (number, text) in lines.rev() {
+            self.again.push_front(Physical::Text(number, text));
+        }
+        Row::Bad(number, first, SpecError::BadRow(UNCLOSED))
+    }
+}
+
+/// Skips the rest of an overlong line, through its line end, without keeping it.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        let (used, found) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        reader.consume(used);
+        if found {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether a line that continues an open quoted cell closes it the way a cell ends: with
+/// the closing quote followed by the delimiter or the end of the line (or not at all, the
+/// cell going on). `"a.example",1080` does not: its quote opens a cell of a new row.
+fn closes_cleanly(line: &[u8], delimiter: u8) -> bool {
+    let mut bytes = line.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        if byte == b'"' && bytes.next_if_eq(&b'"').is_none() {
+            return matches!(bytes.peek(), None | Some(&b'\r')) || bytes.peek() == Some(&delimiter);
+        }
+    }
+    true
 }
 
 /// Whether a quoted cell is still open after `line`, given whether one was open before it.
@@ -198,21 +331,17 @@ impl CellSplitter {
         }
     }
 
-    /// The cells of `row`.
-    fn split(&mut self, row: &[u8]) -> Result<&ByteRecord, ReadError> {
+    /// The cells of `row`; `None` when the `csv` reader refuses it.
+    fn split(&mut self, row: &[u8]) -> Option<&ByteRecord> {
         let mut reader = self.builder.from_reader(row);
-        reader
-            .read_byte_record(&mut self.cells)
-            .map_err(|error| match error.into_kind() {
-                csv::ErrorKind::Io(error) => ReadError::Io(error),
-                kind => ReadError::Syntax(format!("CSV error: {kind:?}")),
-            })?;
-        Ok(&self.cells)
+        reader.read_byte_record(&mut self.cells).ok()?;
+        Some(&self.cells)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
     use std::io;
 
     use super::*;
@@ -348,13 +477,134 @@ mod tests {
     }
 
     #[test]
-    fn input_errors_name_the_line() {
-        let unterminated = "host,port\n1.2.3.4,1080\n\n\"5.6.7.8,1081\n9.9.9.9,1082\n";
-        let error = ingest(InputFormat::Csv, unterminated).unwrap_err();
-        assert_eq!(error, "line 4: a quoted cell is never closed");
+    fn a_headerless_file_is_an_input_error() {
         let headerless = "1.2.3.4,1080\n5.6.7.8,1081\n";
         let error = ingest(InputFormat::Csv, headerless).unwrap_err();
         assert!(error.starts_with("line 1: no known column"), "{error}");
+    }
+
+    /// `(location, reason code)` of every rejected item.
+    fn rejections(inventory: &Inventory) -> Vec<(Location, &'static str)> {
+        inventory
+            .rejected
+            .iter()
+            .map(|r| (r.source.location.clone(), r.reason.code()))
+            .collect()
+    }
+
+    #[test]
+    fn a_bad_row_is_rejected_and_the_next_2000_rows_are_read() {
+        // Regression: an unbalanced quote (or a row over 1 MiB) ended the whole file.
+        for quoted in [false, true] {
+            let mut text = String::from("host,port\n1.2.3.4,1080\n\"5.6.7.8,1081\n");
+            for i in 0..2000 {
+                let (a, b) = (i / 250, i % 250);
+                if quoted {
+                    let _ = writeln!(text, "\"10.0.{a}.{b}\",\"1080\"");
+                } else {
+                    let _ = writeln!(text, "10.0.{a}.{b},1080");
+                }
+            }
+            let inventory = ingest(InputFormat::Csv, &text).unwrap();
+            assert_eq!(inventory.inputs[0].error, None);
+            assert_eq!(counts(&inventory), (2001, 0, 1, 0), "quoted: {quoted}");
+            assert_eq!(rejections(&inventory), [(Location::Line(3), "bad_row")]);
+            assert_eq!(inventory.rejected[0].text, "\"5.6.7.8,1081");
+            let last = inventory.entries.last().unwrap();
+            assert_eq!(
+                (last.spec.host.as_str(), &last.source.location),
+                ("10.0.7.249", &Location::Line(2003))
+            );
+        }
+    }
+
+    #[test]
+    fn a_quote_open_at_the_end_or_closed_by_the_next_row_is_one_bad_row() {
+        /// A CSV text, the `(host, line)` of its entries, and the line of its bad row.
+        type Case<'a> = (&'a str, Vec<(&'a str, u64)>, u64);
+        let cases: [Case<'_>; 3] = [
+            (
+                "host,port\n1.2.3.4,1080\n\n\"5.6.7.8,1081\n9.9.9.9,1082\n",
+                vec![("1.2.3.4", 2), ("9.9.9.9", 5)],
+                4,
+            ),
+            (
+                "host,port\n\"5.6.7.8,1081\n9.9.9.9,1082\n\"a.example\",1080\n",
+                vec![("9.9.9.9", 3), ("a.example", 4)],
+                2,
+            ),
+            (
+                "host,port\nb.example,1,\"x\n\"a.example\",1080",
+                vec![("a.example", 3)],
+                2,
+            ),
+        ];
+        for (text, expected, bad) in cases {
+            let inventory = ingest(InputFormat::Csv, text).unwrap();
+            let found: Vec<_> = entries(&inventory)
+                .into_iter()
+                .map(|(_, host, _, at)| (host, at))
+                .collect();
+            let expected: Vec<_> = expected
+                .into_iter()
+                .map(|(host, line)| (host.to_owned(), Location::Line(line)))
+                .collect();
+            assert_eq!(found, expected, "{text:?}");
+            assert_eq!(rejections(&inventory), [(Location::Line(bad), "bad_row")]);
+        }
+    }
+
+    #[test]
+    fn overlong_rows_are_rejected_and_skipped() {
+        let text = format!(
+            "host,port\n{}\n1.2.3.4,1080\n\"{}\n5.6.7.8,1080\n",
+            "x".repeat(MAX_LINE + 1),
+            "y".repeat(MAX_LINE - 1)
+        );
+        let inventory = ingest(InputFormat::Csv, &text).unwrap();
+        assert_eq!(
+            rejections(&inventory),
+            [
+                (Location::Line(2), "too_long"),
+                (Location::Line(4), "bad_row")
+            ]
+        );
+        assert_eq!(inventory.rejected[0].text, "x".repeat(80));
+        let hosts: Vec<_> = entries(&inventory)
+            .into_iter()
+            .map(|(_, host, _, at)| (host, at))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("1.2.3.4".to_owned(), Location::Line(3)),
+                ("5.6.7.8".to_owned(), Location::Line(5))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_quoted_cell_spans_at_most_max_row_lines() {
+        let mut text = String::from("host,port,note\n1.2.3.4,1080,\"");
+        text.push_str(&",,note\n".repeat(MAX_ROW_LINES - 1));
+        text.push_str(",,end\"\n5.6.7.8,1080,\"");
+        text.push_str(&",,more\n".repeat(MAX_ROW_LINES));
+        text.push_str(",,end\"\n");
+        let inventory = ingest(InputFormat::Csv, &text).unwrap();
+        assert_eq!(
+            entries(&inventory),
+            [(
+                ProxyKind::Socks5,
+                "1.2.3.4".to_owned(),
+                1080,
+                Location::Line(2)
+            )]
+        );
+        // The second cell is one line too long: its first line is rejected, and the lines
+        // after it are rows of their own (prose: ignored).
+        let first_long_row = Location::Line(2 + MAX_ROW_LINES as u64);
+        assert_eq!(rejections(&inventory), [(first_long_row, "bad_row")]);
+        assert_eq!(counts(&inventory), (1, 0, 1, MAX_ROW_LINES as u64));
     }
 
     #[test]
@@ -375,29 +625,5 @@ mod tests {
         for (line, before, after) in cases {
             assert_eq!(quote_open(line.as_bytes(), b',', before), after, "{line}");
         }
-    }
-
-    #[test]
-    fn overlong_rows_are_an_error() {
-        let text = format!("host,port\n{}\n", "x".repeat(MAX_LINE + 1));
-        let error = ingest(InputFormat::Csv, &text).unwrap_err();
-        assert_eq!(error, format!("line 2: row longer than {MAX_LINE} bytes"));
-    }
-
-    #[test]
-    fn rows_keep_what_came_before_an_error() {
-        let mut collector = Collector::new(IngestOptions {
-            forced_format: Some(InputFormat::Csv),
-            ..IngestOptions::default()
-        });
-        let text = "host,port\n1.2.3.4,1080\n\"5.6.7.8,1081\n";
-        assert!(
-            collector
-                .read_input("list.csv", io::Cursor::new(text))
-                .is_err()
-        );
-        let inventory = collector.finish();
-        assert_eq!(inventory.entries.len(), 1);
-        assert!(inventory.inputs[0].error.is_some());
     }
 }

@@ -1,10 +1,13 @@
 //! Format detection: decides from an input's name and first bytes which parser reads it.
 //!
 //! Detection is per input and conservative: anything not clearly JSON, HTML or a CSV with a
-//! known header is read as text, which itself finds links and bare forms anywhere.
+//! known header is read as text, which itself finds links and bare forms anywhere. A head
+//! that opens with `{` or `[` is JSON only when it reads as the start of one JSON document
+//! (a note that starts with `{`, or JSON Lines, is text: read as JSON it would fail whole).
 
 use std::fmt;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 /// The formats ingestion reads.
@@ -48,8 +51,9 @@ pub(crate) const HEADER_WORDS: &[&str] = &[
     "link", "url", "proxy",
 ];
 
-/// Picks a format from the input's name and head (at most [`super::read::SNIFF_LEN`] bytes).
-pub(crate) fn detect(name: &str, head: &[u8]) -> InputFormat {
+/// Picks a format from the input's name and head (at most [`super::read::SNIFF_LEN`] bytes;
+/// `whole` when the head is the entire input).
+pub(crate) fn detect(name: &str, head: &[u8], whole: bool) -> InputFormat {
     let lower_name = name.to_ascii_lowercase();
     let path = lower_name.split(['?', '#']).next().unwrap_or_default();
     let by_extension = [
@@ -65,7 +69,7 @@ pub(crate) fn detect(name: &str, head: &[u8]) -> InputFormat {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || starts_json_array(trimmed) {
+    if (trimmed.starts_with('{') || starts_json_array(trimmed)) && reads_as_json(head, whole) {
         return InputFormat::Json;
     }
     let lower = trimmed
@@ -78,6 +82,22 @@ pub(crate) fn detect(name: &str, head: &[u8]) -> InputFormat {
     }
     let first_line = trimmed.lines().next().unwrap_or_default();
     delimited_header(first_line).unwrap_or(InputFormat::Text)
+}
+
+/// Whether `head` is one JSON document (followed by nothing but white space), or, when it
+/// is not the whole input, the valid start of one. serde_json's own reader decides, so
+/// detection and parsing agree on what JSON is.
+fn reads_as_json(head: &[u8], whole: bool) -> bool {
+    let mut values = serde_json::Deserializer::from_slice(head).into_iter::<IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => head
+            .get(values.byte_offset()..)
+            .unwrap_or_default()
+            .iter()
+            .all(u8::is_ascii_whitespace),
+        Some(Err(error)) => error.is_eof() && !whole,
+        None => false,
+    }
 }
 
 /// `[` opens JSON unless it is a bracketed IPv6 endpoint like `[2001:db8::1]:443`.
@@ -138,7 +158,34 @@ mod tests {
             ("-", "\u{feff}{\"a\":1}", InputFormat::Json),
         ];
         for (name, head, expected) in cases {
-            assert_eq!(detect(name, head.as_bytes()), *expected, "{name} {head:?}");
+            assert_eq!(
+                detect(name, head.as_bytes(), true),
+                *expected,
+                "{name} {head:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_brace_led_head_must_read_as_json() {
+        let cases: &[(&str, bool, InputFormat)] = &[
+            // Regression: these were detected as JSON and failed whole.
+            ("{\"a\":1}\n1.2.3.4:8080\n", true, InputFormat::Text),
+            (
+                "{Fresh proxies}\nsocks5://1.2.3.4:1080\n",
+                true,
+                InputFormat::Text,
+            ),
+            ("{\"a\":1}\n{\"b\":2}\n", true, InputFormat::Text),
+            ("[{\"host\": 1.2.3.4}]", true, InputFormat::Text),
+            ("{\"messages\": [", true, InputFormat::Text),
+            // A document, or the start of one cut by the sniffing window.
+            ("{\"messages\": [], \"id\": 1}\n\n", true, InputFormat::Json),
+            ("{\"messages\": [{\"text\": \"a", false, InputFormat::Json),
+            ("[\"tg://proxy?server=a\",", false, InputFormat::Json),
+        ];
+        for (head, whole, expected) in cases {
+            assert_eq!(detect("-", head.as_bytes(), *whole), *expected, "{head:?}");
         }
     }
 }

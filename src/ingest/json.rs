@@ -1,8 +1,13 @@
 //! JSON inputs: Telegram Desktop chat exports (`result.json`) and JSON proxy lists, read
 //! into items at JSON paths such as `messages[3].text_entities[1]`.
 //!
-//! One step of ingestion, next to `text`, `html` and `csv`: the document is read whole (under
-//! `MAX_JSON`) and walked once. What the walk meets decides how it is read:
+//! One step of ingestion, next to `text`, `html` and `csv`. The document is streamed: it is
+//! never held whole, so memory does not grow with its size (a Telegram export of a large
+//! channel runs to hundreds of megabytes). Arrays are read element by element, and each
+//! object is read whole when its JSON text is at most `UNIT_LIMIT` bytes, which every
+//! message and every proxy object is; a larger object is read member by member (see
+//! "Large objects"). `json_scan` finds where values end; serde_json reads each one. What
+//! the walk meets decides how it is read:
 //!
 //! - a **message** (an object with `text` or `text_entities`): its text, reassembled from its
 //!   entities, is scanned by `TextScanner` like a channel post, plus the link behind each
@@ -17,24 +22,32 @@
 //! proxy object's nested values) are searched for items but never counted, and neither are
 //! strings under `METADATA_KEYS`, numbers, booleans or null.
 //!
-//! Depth is bounded by serde_json's parser, which refuses documents nested deeper than 128
-//! levels, so the recursive walk cannot overflow the stack. Object keys are walked in
-//! serde_json's map order (sorted), arrays in order.
+//! Order: the keys of an object read whole are walked in serde_json's map order (sorted),
+//! arrays in order. Large objects: an object over `UNIT_LIMIT` bytes (the export's root,
+//! `chats`, a `{"proxies": {…}}` wrapper) is a container, never a message or a proxy
+//! object (Telegram caps a message at 4096 characters), and its members are read in
+//! document order, each by the same rules.
+//!
+//! Bounds: memory holds one object of at most `UNIT_LIMIT` bytes of JSON (and its parsed
+//! form), or one string value, plus the path; depth is refused past `MAX_DEPTH` levels,
+//! so neither the walk nor serde_json can overflow the stack. A syntax error ends the input
+//! with what was found before it kept, as in the other formats.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
+use super::json_scan::{Captured, JsonScanner, MAX_DEPTH, Position, ScanError};
 use super::link::find_links;
 use super::record::Record;
 use super::text::{At, MAX_LINE, TextScanner, TextSink};
 use super::{IngestOptions, ItemSink, Location, ReadError};
 use crate::proxy::{ProxyKind, ProxySpec, SpecError};
 
-/// Largest JSON input read, in bytes (a document is parsed whole, so it is capped).
-pub(crate) const MAX_JSON: u64 = 64 * 1024 * 1024;
+/// Largest object read whole, in bytes of JSON (parsed, it takes some 30 times that).
+pub(crate) const UNIT_LIMIT: usize = 1024 * 1024;
 
 /// Keys whose string values are plainly metadata: never counted as ignored.
 pub(crate) const METADATA_KEYS: &[&str] = &[
@@ -58,38 +71,192 @@ pub fn parse(
     options: &IngestOptions,
     sink: &mut impl ItemSink,
 ) -> Result<(), ReadError> {
-    let document = read_document(reader)?;
-    let mut walker = Walker {
-        sink,
-        default_kind: options.default_kind,
-        path: String::new(),
-        items: 0,
-    };
-    walker.value(&document, None, false);
-    Ok(())
+    parse_with_limit(reader, options.default_kind, sink, UNIT_LIMIT)
 }
 
-/// Reads and parses the whole input, refusing more than [`MAX_JSON`] bytes.
-fn read_document(reader: impl BufRead) -> Result<Value, ReadError> {
-    let mut bytes = Vec::new();
-    reader.take(MAX_JSON + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_JSON {
-        return Err(ReadError::Syntax(format!(
-            "JSON input larger than {} MiB",
-            MAX_JSON / (1024 * 1024)
-        )));
-    }
-    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    serde_json::from_slice(body).map_err(|error| {
-        let (line, column) = (error.line(), error.column());
-        let full = error.to_string();
-        let message = full
-            .strip_suffix(&format!(" at line {line} column {column}"))
-            .unwrap_or(&full);
-        ReadError::Syntax(format!(
-            "invalid JSON at line {line} column {column}: {message}"
-        ))
+/// [`parse`], reading objects of at most `unit_limit` bytes whole.
+fn parse_with_limit(
+    reader: impl BufRead,
+    default_kind: ProxyKind,
+    sink: &mut impl ItemSink,
+    unit_limit: usize,
+) -> Result<(), ReadError> {
+    let mut stream = Stream {
+        input: JsonScanner::new(reader),
+        walker: Walker {
+            sink,
+            default_kind,
+            path: String::new(),
+            items: 0,
+        },
+        unit_limit,
+        buf: Vec::new(),
+    };
+    let result = stream
+        .input
+        .skip_bom()
+        .map_err(ScanError::from)
+        .and_then(|()| stream.value(None, false, 0))
+        .and_then(|()| match stream.input.peek()? {
+            None => Ok(()),
+            Some(_) => Err(stream.input.error("trailing characters")),
+        });
+    result.map_err(|error| match error {
+        ScanError::Io(error) => ReadError::Io(error),
+        ScanError::Syntax { at, message } => ReadError::Syntax(format!(
+            "invalid JSON at line {} column {}: {message}",
+            at.line, at.column
+        )),
     })
+}
+
+/// Parses one value copied out of the stream, which started at `start`; serde_json's
+/// error positions are moved to the document's.
+fn parse_unit(bytes: &[u8], start: Position) -> Result<Value, ScanError> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        let (line, column) = (error.line() as u64, error.column() as u64);
+        let full = error.to_string();
+        // The copy ends where the value does: running out inside it means the value
+        // stops short (`tru]`), not that the document does.
+        let message = if error.is_eof() {
+            "incomplete value".to_owned()
+        } else {
+            full.strip_suffix(&format!(" at line {line} column {column}"))
+                .unwrap_or(&full)
+                .to_owned()
+        };
+        let at = if line <= 1 {
+            Position {
+                line: start.line,
+                column: start.column.saturating_sub(1) + column,
+            }
+        } else {
+            Position {
+                line: start.line + line - 1,
+                column,
+            }
+        };
+        ScanError::Syntax { at, message }
+    })
+}
+
+/// The streamed walk: arrays element by element, objects whole up to `unit_limit`.
+struct Stream<'s, R, S> {
+    /// The document.
+    input: JsonScanner<R>,
+    /// Reads the values taken whole, and keeps the path.
+    walker: Walker<'s, S>,
+    /// Largest object read whole.
+    unit_limit: usize,
+    /// The value being copied out (kept to reuse its allocation).
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead, S: ItemSink> Stream<'_, R, S> {
+    /// Reads the value at the next byte. `key` is the key it sits under, `depth` the number
+    /// of arrays and objects around it; `quiet` as in [`Walker::value`].
+    fn value(&mut self, key: Option<&str>, quiet: bool, depth: usize) -> Result<(), ScanError> {
+        let Some(first) = self.input.peek()? else {
+            return Err(self.input.error("EOF while parsing a value"));
+        };
+        match first {
+            b'[' => return self.array(quiet, depth),
+            b',' | b':' | b']' | b'}' => return Err(self.input.error("expected value")),
+            _ => {}
+        }
+        let start = self.input.position();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let cap = if first == b'{' {
+            self.unit_limit
+        } else {
+            usize::MAX
+        };
+        if self.input.capture(&mut buf, cap, depth)? == Captured::TooLarge {
+            self.input.unread(buf, start);
+            return self.object(quiet, depth);
+        }
+        let value = parse_unit(&buf, start);
+        // A long string leaves a large buffer: let it go rather than keep it.
+        if buf.capacity() <= self.unit_limit.saturating_mul(2) {
+            self.buf = buf;
+        }
+        self.walker.value(&value?, key, quiet);
+        Ok(())
+    }
+
+    /// Reads an array, element by element.
+    fn array(&mut self, quiet: bool, depth: usize) -> Result<(), ScanError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.input.error("recursion limit exceeded"));
+        }
+        self.input.bump();
+        if self.input.peek()? == Some(b']') {
+            self.input.bump();
+            return Ok(());
+        }
+        let mut index = 0;
+        loop {
+            let mark = self.walker.enter_index(index);
+            let read = self.value(None, quiet, depth + 1);
+            self.walker.path.truncate(mark);
+            read?;
+            index += 1;
+            match self.input.peek()? {
+                Some(b',') => self.input.bump(),
+                Some(b']') => {
+                    self.input.bump();
+                    return Ok(());
+                }
+                Some(_) => return Err(self.input.error("expected `,` or `]`")),
+                None => return Err(self.input.error("EOF while parsing a list")),
+            }
+        }
+    }
+
+    /// Reads an object too large to read whole: a container, member by member in document
+    /// order.
+    fn object(&mut self, quiet: bool, depth: usize) -> Result<(), ScanError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.input.error("recursion limit exceeded"));
+        }
+        self.input.bump();
+        if self.input.peek()? == Some(b'}') {
+            self.input.bump();
+            return Ok(());
+        }
+        loop {
+            match self.input.peek()? {
+                Some(b'"') => {}
+                Some(_) => return Err(self.input.error("key must be a string")),
+                None => return Err(self.input.error("EOF while parsing an object")),
+            }
+            let start = self.input.position();
+            let mut raw = Vec::new();
+            self.input.capture(&mut raw, usize::MAX, depth + 1)?;
+            let key: String = match parse_unit(&raw, start)? {
+                Value::String(key) => key,
+                _ => return Err(self.input.error("key must be a string")),
+            };
+            if self.input.peek()? != Some(b':') {
+                return Err(self.input.error("expected `:`"));
+            }
+            self.input.bump();
+            let mark = self.walker.enter_key(&key);
+            let read = self.value(Some(&key), quiet, depth + 1);
+            self.walker.path.truncate(mark);
+            read?;
+            match self.input.peek()? {
+                Some(b',') => self.input.bump(),
+                Some(b'}') => {
+                    self.input.bump();
+                    return Ok(());
+                }
+                Some(_) => return Err(self.input.error("expected `,` or `}`")),
+                None => return Err(self.input.error("EOF while parsing an object")),
+            }
+        }
+    }
 }
 
 /// A string or number as field text; other values are not fields.
@@ -279,12 +446,19 @@ impl<S: ItemSink> Walker<'_, S> {
     /// Counts one ignored when `counted`, the unit has prose, and nothing was found. Returns
     /// whether it had prose (non-blank lines holding nothing).
     fn text_unit(&mut self, pieces: &[Piece<'_>], counted: bool) -> bool {
-        let mut text = String::new();
         let mut starts = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            starts.push(text.len());
-            text.push_str(piece.text);
-        }
+        // One piece (a string value) is scanned where it is: it may be long.
+        let text = if let [piece] = pieces {
+            starts.push(0);
+            Cow::Borrowed(piece.text)
+        } else {
+            let mut text = String::new();
+            for piece in pieces {
+                starts.push(text.len());
+                text.push_str(piece.text);
+            }
+            Cow::Owned(text)
+        };
         let mut sink = PieceSink {
             sink: &mut *self.sink,
             pieces,
@@ -389,7 +563,7 @@ impl<S: ItemSink> TextSink<usize> for PieceSink<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{self, BufReader};
+    use std::io::{self, BufReader, Read};
 
     use super::*;
     use crate::ingest::test_support::{counts, ingest_as};
@@ -607,12 +781,162 @@ mod tests {
         assert!(message.contains("recursion limit"), "{message}");
     }
 
+    /// What a parse reported, item by item: `(location, host or reason code)`, then the
+    /// ignored count.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Report {
+        /// `(location, host or reason code)` of each item, in order.
+        items: Vec<(String, String)>,
+        /// Ignored units.
+        ignored: u64,
+    }
+
+    impl ItemSink for Report {
+        fn item(&mut self, location: Location, _text: &str, outcome: Result<ProxySpec, SpecError>) {
+            let what = outcome.map_or_else(|e| e.code().to_owned(), |spec| spec.host);
+            self.items.push((location.to_string(), what));
+        }
+        fn ignored(&mut self) {
+            self.ignored += 1;
+        }
+    }
+
+    /// Parses `json`, reading objects of at most `unit_limit` bytes whole.
+    fn report(json: &str, unit_limit: usize) -> (Report, Result<(), String>) {
+        let mut report = Report::default();
+        let kind = ProxyKind::Socks5;
+        let result = parse_with_limit(io::Cursor::new(json), kind, &mut report, unit_limit)
+            .map_err(|e| e.to_string());
+        (report, result)
+    }
+
     #[test]
-    fn oversized_input_is_refused() {
-        let huge = BufReader::new(io::repeat(b' ').take(MAX_JSON + 1));
-        let result = read_as_json(huge);
-        assert!(
-            matches!(result, Err(ReadError::Syntax(m)) if m == "JSON input larger than 64 MiB")
+    fn a_document_larger_than_the_old_64_mib_cap_is_read() {
+        // HEAD refused any JSON input over 64 MiB. Generated as it is read: never in memory.
+        let head = io::Cursor::new("[\"socks5://1.2.3.4:1080\",");
+        let padding = io::repeat(b' ').take(65 * 1024 * 1024);
+        let tail = io::Cursor::new("\n{\"host\": \"5.6.7.8\", \"port\": 1080}]");
+        let reader = BufReader::with_capacity(64 * 1024, head.chain(padding).chain(tail));
+        let mut report = Report::default();
+        parse(reader, &IngestOptions::default(), &mut report).unwrap();
+        assert_eq!(
+            report.items,
+            [
+                ("[0]".to_owned(), "1.2.3.4".to_owned()),
+                ("[1]".to_owned(), "5.6.7.8".to_owned())
+            ]
         );
+    }
+
+    #[test]
+    fn items_before_a_fault_are_kept() {
+        // A download cut short: HEAD parsed the document whole and kept nothing.
+        let cut =
+            "[{\"host\": \"1.2.3.4\", \"port\": 1080},\n \"socks5://5.6.7.8:1080\",\n {\"host\": ";
+        let (report, result) = report(cut, UNIT_LIMIT);
+        assert_eq!(
+            report.items,
+            [
+                ("[0]".to_owned(), "1.2.3.4".to_owned()),
+                ("[1]".to_owned(), "5.6.7.8".to_owned())
+            ]
+        );
+        let error = result.unwrap_err();
+        assert!(
+            error.starts_with("invalid JSON at line 3 column "),
+            "{error}"
+        );
+        let inventory = {
+            let mut collector = Collector::new(IngestOptions {
+                forced_format: Some(InputFormat::Json),
+                ..IngestOptions::default()
+            });
+            assert!(
+                collector
+                    .read_input("cut.json", io::Cursor::new(cut))
+                    .is_err()
+            );
+            collector.finish()
+        };
+        assert_eq!(inventory.entries.len(), 2);
+        assert!(inventory.inputs[0].error.is_some());
+    }
+
+    /// A Telegram export of `messages` messages, with a proxy list beside it.
+    fn large_export(messages: usize) -> String {
+        let mut list = Vec::new();
+        for i in 0..messages {
+            let text = match i % 4 {
+                0 => {
+                    serde_json::json!(format!("Proxy: socks5://10.0.{}.{}:1080", i / 250, i % 250))
+                }
+                1 => {
+                    serde_json::json!(["See ", {"type": "text_link", "text": "this", "href": format!("tg://proxy?server=m{i}.example&port=443&secret={KEY}")}])
+                }
+                2 => serde_json::json!("nothing here"),
+                _ => serde_json::json!(format!("Server: s{i}.example\nPort: 0")),
+            };
+            list.push(serde_json::json!({"id": i, "type": "message", "date": "2024-01-01T00:00:00", "text": text}));
+        }
+        let export = serde_json::json!({
+            "name": "Channel", "type": "public_channel", "id": 7,
+            "messages": list,
+        });
+        export.to_string()
+    }
+
+    #[test]
+    fn large_objects_are_read_member_by_member_with_the_same_findings() {
+        let export = large_export(200);
+        assert!(export.len() > 8 * 1024);
+        let (whole, whole_result) = report(&export, usize::MAX);
+        let (streamed, streamed_result) = report(&export, 1024);
+        assert_eq!(whole_result, Ok(()));
+        assert_eq!(streamed_result, Ok(()));
+        assert_eq!(whole.items.len(), 200 - 50, "{whole:?}");
+        assert_eq!(streamed, whole);
+        assert_eq!(
+            streamed.items[1],
+            ("messages[1].text[1]".to_owned(), "m1.example".to_owned())
+        );
+        assert_eq!(
+            streamed.items[2],
+            ("messages[3].text".to_owned(), "bad_port".to_owned())
+        );
+        // An object over the limit is a container: its strings are read as strings.
+        let list = "{\"note\": \"fresh\", \"proxies\": {\"a\": \"socks5://1.2.3.4:1080\"}, \"host\": \"9.9.9.9\", \"port\": 1}";
+        let (streamed, _) = report(list, 16);
+        assert_eq!(
+            streamed,
+            Report {
+                items: vec![("proxies.a".to_owned(), "1.2.3.4".to_owned())],
+                ignored: 2,
+            }
+        );
+    }
+
+    #[test]
+    fn faults_in_a_streamed_document_name_line_and_column() {
+        let cases = [
+            (
+                "{\"a\": [1, 2}",
+                16,
+                "line 1 column 12: expected `,` or `]`",
+            ),
+            (
+                "{\"a\": 1 \"b\"}",
+                4,
+                "line 1 column 9: expected `,` or `}`",
+            ),
+            ("{\"a\" 1}", 4, "line 1 column 6: expected `:`"),
+            ("{1: 2}", 2, "line 1 column 2: key must be a string"),
+            ("[1]\n x", 1024, "line 2 column 2: trailing characters"),
+            ("[1,\n [tru]]", 1024, "line 2 column 5: incomplete value"),
+        ];
+        for (json, limit, expected) in cases {
+            let (_, result) = report(json, limit);
+            let error = result.unwrap_err();
+            assert!(error.ends_with(expected), "{json}: {error}");
+        }
     }
 }

@@ -90,22 +90,62 @@ fn find_schemeless<'a>(line: &'a str, found: &mut Vec<FoundLink<'a>>) {
 
 /// Extends a candidate from `start` (scheme or host start) through the end of the link and
 /// records it when it is a proxy link.
+///
+/// Text of another script glued to the end of a link (`socks5://1.2.3.4:1080быстрый`) is
+/// part of the candidate, since a host or a credential may be written in it; when the link
+/// does not read with it, and what fails is not the host, the link is read again without
+/// that trailing run. A host is never cut short: `socks5://lоcalhost` is one name.
 fn push_candidate<'a>(line: &'a str, start: usize, body: usize, found: &mut Vec<FoundLink<'a>>) {
-    let rest = line.as_bytes().get(body..).unwrap_or_default();
-    let end = body
-        + rest
-            .iter()
-            .position(|&b| is_terminator(b))
-            .unwrap_or(rest.len());
-    let mut text = line.get(start..end).unwrap_or_default();
-    text = trim_trailing_punctuation(text);
-    if let Some(outcome) = parse_link(text) {
+    let end = body + link_len(line.get(body..).unwrap_or_default());
+    let mut text = trim_trailing_punctuation(line.get(start..end).unwrap_or_default());
+    let mut outcome = parse_link(text);
+    let host_failed = matches!(
+        outcome,
+        Some(Err(SpecError::BadHost(_)
+            | SpecError::BadIdn(_)
+            | SpecError::EmptyHost))
+    );
+    if matches!(outcome, Some(Err(_))) && !host_failed {
+        let shorter = trim_trailing_punctuation(text.trim_end_matches(|c: char| !c.is_ascii()));
+        if shorter.len() < text.len() {
+            if let Some(Ok(spec)) = parse_link(shorter) {
+                text = shorter;
+                outcome = Some(Ok(spec));
+            }
+        }
+    }
+    if let Some(outcome) = outcome {
         found.push(FoundLink {
             range: start..start + text.len(),
             text,
             outcome,
         });
     }
+}
+
+/// Length of the link that starts `rest`: up to the first terminator. A non-ASCII
+/// character continues a link when it is a letter or digit (an internationalised host, a
+/// credential) or U+FFFD (bytes of the input that were not UTF-8: cutting the link there
+/// would silently change what it says); any other (emoji, `«»`, dashes) ends it.
+fn link_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte.is_ascii() {
+            if is_terminator(byte) {
+                break;
+            }
+            at += 1;
+            continue;
+        }
+        match rest.get(at..).and_then(|tail| tail.chars().next()) {
+            Some(c) if c.is_alphanumeric() || c == char::REPLACEMENT_CHARACTER => {
+                at += c.len_utf8();
+            }
+            _ => break,
+        }
+    }
+    at
 }
 
 /// Walks back from `://` over scheme characters.
@@ -121,7 +161,8 @@ fn scheme_start(bytes: &[u8], sep: usize) -> usize {
     start
 }
 
-/// Bytes that end a link in running text, as a table (the scan over each link is hot).
+/// ASCII bytes that end a link in running text, as a table (the scan over each link is
+/// hot); non-ASCII characters are decided by `link_len`.
 #[allow(clippy::indexing_slicing)] // b < 256 = table.len()
 static TERMINATORS: [bool; 256] = {
     let mut table = [false; 256];
@@ -151,7 +192,7 @@ static TERMINATORS: [bool; 256] = {
     table
 };
 
-/// True when `b` ends a link in running text.
+/// True when the ASCII byte `b` ends a link in running text.
 #[allow(clippy::indexing_slicing)] // a u8 always indexes a 256-entry table
 fn is_terminator(b: u8) -> bool {
     TERMINATORS[usize::from(b)]
@@ -260,7 +301,7 @@ fn tg_spec(kind: ProxyKind, query: &str) -> Result<ProxySpec, SpecError> {
             continue;
         };
         if slot.is_none() {
-            **slot = Some(decode_component(value)?);
+            **slot = Some(decode_component(value, field_name(key))?);
         }
     }
     let host = normalize_host(server.as_deref().unwrap_or_default())?;
@@ -292,14 +333,31 @@ fn tg_spec(kind: ProxyKind, query: &str) -> Result<ProxySpec, SpecError> {
     Ok(spec)
 }
 
+/// The field a Telegram link parameter holds, as rejection messages name it.
+fn field_name(key: &str) -> &'static str {
+    const NAMES: [(&str, &str); 5] = [
+        ("server", "server"),
+        ("port", "port"),
+        ("secret", "secret"),
+        ("user", "username"),
+        ("pass", "password"),
+    ];
+    NAMES
+        .iter()
+        .find(|(param, _)| key.eq_ignore_ascii_case(param))
+        .map_or("value", |&(_, name)| name)
+}
+
 /// Percent-decodes a query value or userinfo part; `+` stays `+` (base64 secrets use it).
-fn decode_component(value: &str) -> Result<Cow<'_, str>, SpecError> {
+/// Bytes that decode to something other than UTF-8 are [`SpecError::BadEncoding`] of
+/// `field`: a credential is never dropped or changed silently.
+fn decode_component<'v>(value: &'v str, field: &'static str) -> Result<Cow<'v, str>, SpecError> {
     if !value.contains('%') {
         return Ok(Cow::Borrowed(value));
     }
     percent_decode_str(value)
         .decode_utf8()
-        .map_err(|_| SpecError::Malformed("percent-encoding is not UTF-8"))
+        .map_err(|_| SpecError::BadEncoding(field))
 }
 
 /// Parses `[user[:pass]@]host[:port][/…]` after a proxy scheme. For `http(s)` only URLs
@@ -345,8 +403,11 @@ fn url_spec(
             let (user, pass) = info
                 .split_once(':')
                 .map_or((info, None), |(u, p)| (u, Some(p)));
-            let user = decode_component(user)?.into_owned();
-            let pass = pass.map(decode_component).transpose()?.map(Cow::into_owned);
+            let user = decode_component(user, "username")?.into_owned();
+            let pass = pass
+                .map(|pass| decode_component(pass, "password"))
+                .transpose()?
+                .map(Cow::into_owned);
             (
                 Some(user).filter(|u| !u.is_empty()),
                 pass.filter(|p| !p.is_empty()),
@@ -666,12 +727,98 @@ mod tests {
             ("socks5://1.2.3.4:0".to_owned(), "bad_port"),
             (
                 "tg://socks?server=a.example&port=1&user=%ff".to_owned(),
-                "malformed",
+                "bad_encoding",
             ),
+            (
+                "socks5://bob:%c3%28@a.example:1080".to_owned(),
+                "bad_encoding",
+            ),
+            ("socks5://l\u{fffd}:1080".to_owned(), "bad_host"),
         ];
         for (line, code) in cases {
             let error = one(&line).expect_err(&line);
             assert_eq!(error.code(), code, "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_text_is_part_of_a_link_never_a_cut() {
+        // (line, link text found, host, port, user, pass)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            u16,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case<'_>] = &[
+            // Regression: a Cyrillic `о` cut the link to `socks5://l` (host `l`, port 1080).
+            (
+                "socks5://l\u{43e}calhost:1080",
+                "socks5://l\u{43e}calhost:1080",
+                "xn--lcalhost-nbh",
+                1080,
+                None,
+                None,
+            ),
+            (
+                "«socks5://пример.рф:1080» — new",
+                "socks5://пример.рф:1080",
+                "xn--e1afmkfd.xn--p1ai",
+                1080,
+                None,
+                None,
+            ),
+            // Text glued after the port is not part of it.
+            (
+                "socks5://1.2.3.4:1080быстрый",
+                "socks5://1.2.3.4:1080",
+                "1.2.3.4",
+                1080,
+                None,
+                None,
+            ),
+            (
+                "socks5://l\u{43e}calhost:1080прокси",
+                "socks5://l\u{43e}calhost:1080",
+                "xn--lcalhost-nbh",
+                1080,
+                None,
+                None,
+            ),
+            // Regression: credentials in another script were silently dropped (`user=`).
+            (
+                "tg://socks?server=a.example&port=1&user=юзер&pass=пароль",
+                "tg://socks?server=a.example&port=1&user=юзер&pass=пароль",
+                "a.example",
+                1,
+                Some("юзер"),
+                Some("пароль"),
+            ),
+            // Regression: bytes that were not UTF-8 made the username the host (`u`); the
+            // collector rejects the U+FFFD credential (see `ingest::tests`).
+            (
+                "socks5://u:\u{fffd}@a.example:1",
+                "socks5://u:\u{fffd}@a.example:1",
+                "a.example",
+                1,
+                Some("u"),
+                Some("\u{fffd}"),
+            ),
+        ];
+        for (line, text, host, port, user, pass) in cases {
+            let found = find_links(line);
+            assert_eq!(found.len(), 1, "{line}: {found:?}");
+            assert_eq!(found[0].text, *text, "{line}");
+            assert_eq!(&line[found[0].range.clone()], *text, "{line}");
+            let spec = found[0]
+                .outcome
+                .clone()
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!((spec.host.as_str(), spec.port), (*host, *port), "{line}");
+            assert_eq!(spec.username.as_deref(), *user, "{line}");
+            assert_eq!(spec.password.as_deref(), *pass, "{line}");
         }
     }
 

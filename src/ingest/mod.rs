@@ -11,12 +11,14 @@ pub mod csv;
 pub(crate) mod detect;
 pub mod html;
 pub mod json;
+mod json_scan;
 pub(crate) mod labels;
 pub mod link;
 pub mod read;
 pub mod record;
 pub mod text;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead};
 use std::ops::Range;
@@ -84,7 +86,8 @@ impl<'de> Deserialize<'de> for Location {
 /// An input name and a place in it: enough for a user to find the line again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
-    /// The input as the user named it (path, `-` for stdin, or URL).
+    /// The input as the user named it (path, `-` for stdin, or URL), as [`shown_name`]
+    /// shows it: a URL's password is never kept here.
     pub input: Arc<str>,
     /// Where in that input.
     pub location: Location,
@@ -151,7 +154,7 @@ impl Counts {
 /// What happened to one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputReport {
-    /// The input as named.
+    /// The input as named, through [`shown_name`].
     pub name: Arc<str>,
     /// The format it was read as.
     pub format: InputFormat,
@@ -217,6 +220,34 @@ impl Default for IngestOptions {
     }
 }
 
+/// The name an input is shown and recorded under: the name itself, except that a URL's
+/// userinfo is hidden (`http://u:***@host/…`; a username alone, often an access token, as
+/// `***@host`). The real URL serves only to fetch the list; every report, message and
+/// published document shows this one.
+pub fn shown_name(name: &str) -> Cow<'_, str> {
+    if !read::is_url(name) {
+        return Cow::Borrowed(name);
+    }
+    let Some(authority_start) = name.find("://").map(|at| at + 3) else {
+        return Cow::Borrowed(name);
+    };
+    let rest = name.get(authority_start..).unwrap_or_default();
+    let authority = rest.get(..rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let Some(at) = authority.and_then(|authority| authority.rfind('@')) else {
+        return Cow::Borrowed(name);
+    };
+    let userinfo = rest.get(..at).unwrap_or_default();
+    let shown = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    Cow::Owned(format!(
+        "{}{shown}{}",
+        name.get(..authority_start).unwrap_or_default(),
+        rest.get(at..).unwrap_or_default()
+    ))
+}
+
 /// Where a format parser reports what it finds.
 pub trait ItemSink {
     /// A proxy-looking item; `text` is the text as found (kept only if rejected).
@@ -254,16 +285,18 @@ impl Collector {
 
     /// Reads one input to the end. A read error midway keeps what was read before it and
     /// is recorded on the input (and returned), so one bad input never stops the run.
+    ///
+    /// `name` is recorded as [`shown_name`] gives it (a URL's password hidden).
     pub fn read_input(&mut self, name: &str, reader: impl BufRead) -> Result<(), ReadError> {
         let mut reader = read::Sniffed::new(reader);
         let format = match self.options.forced_format {
             Some(format) => format,
             None => match reader.peek() {
-                Ok(head) => detect::detect(name, head),
+                Ok(head) => detect::detect(name, head, head.len() < read::SNIFF_LEN),
                 Err(error) => return Err(self.fail_input(name, InputFormat::Text, error.into())),
             },
         };
-        self.current = Arc::from(name);
+        self.current = Arc::from(shown_name(name).as_ref());
         self.counts = Counts::default();
         let options = self.options;
         // Two stages on two threads: this one reads and parses, the other deduplicates and
@@ -313,7 +346,7 @@ impl Collector {
         result
     }
 
-    /// Records an input that could not be opened or fetched at all.
+    /// Records an input that could not be opened or fetched at all (under [`shown_name`]).
     pub(crate) fn fail_input(
         &mut self,
         name: &str,
@@ -321,7 +354,7 @@ impl Collector {
         error: ReadError,
     ) -> ReadError {
         self.inventory.inputs.push(InputReport {
-            name: Arc::from(name),
+            name: Arc::from(shown_name(name).as_ref()),
             format,
             counts: Counts::default(),
             error: Some(error.to_string()),
@@ -405,6 +438,7 @@ impl Batcher {
 
 impl ItemSink for Batcher {
     fn item(&mut self, location: Location, text: &str, outcome: Result<ProxySpec, SpecError>) {
+        let outcome = outcome.and_then(refuse_replaced_credentials);
         // Kept for rejections (shown with the reason) and for single-line proxies (the
         // cleaned list gives them back exactly as the user wrote them).
         let start = self.batch.text.len();
@@ -417,6 +451,25 @@ impl ItemSink for Batcher {
 
     fn ignored(&mut self) {
         self.push(Found::Ignored);
+    }
+}
+
+/// Refuses a credential holding U+FFFD. Text, HTML and CSV inputs are decoded leniently
+/// (one bad byte must not stop a list), which puts U+FFFD where bytes were not UTF-8; a
+/// proxy read from there would be tried with a credential the list does not hold, so it is
+/// [`SpecError::BadEncoding`] instead. (Hosts cannot hold it: IDNA refuses U+FFFD.)
+fn refuse_replaced_credentials(spec: ProxySpec) -> Result<ProxySpec, SpecError> {
+    let replaced = |field: &Option<String>| {
+        field
+            .as_deref()
+            .is_some_and(|value| value.contains(char::REPLACEMENT_CHARACTER))
+    };
+    if replaced(&spec.username) {
+        Err(SpecError::BadEncoding("username"))
+    } else if replaced(&spec.password) {
+        Err(SpecError::BadEncoding("password"))
+    } else {
+        Ok(spec)
     }
 }
 
@@ -522,5 +575,121 @@ pub(crate) mod test_support {
             ignored,
         } = inventory.totals();
         (entries, duplicates, rejected, ignored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{counts, ingest_as};
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_hidden_in_input_names() {
+        let cases = [
+            (
+                "http://u:hunter2@lists.example/p.txt",
+                "http://u:***@lists.example/p.txt",
+            ),
+            (
+                "HTTPS://ghp_token@raw.example/a?b=c",
+                "HTTPS://***@raw.example/a?b=c",
+            ),
+            ("https://u:p@a@h.example", "https://u:***@h.example"),
+            (
+                "https://h.example/path@x?y@z",
+                "https://h.example/path@x?y@z",
+            ),
+            ("lists/u:p@file.txt", "lists/u:p@file.txt"),
+            ("-", "-"),
+        ];
+        for (name, shown) in cases {
+            assert_eq!(shown_name(name), shown, "{name}");
+        }
+    }
+
+    #[test]
+    fn inputs_are_recorded_under_their_shown_name() {
+        // Regression: the password appeared in every source, the input list and stderr.
+        let url = "http://u:hunter2@lists.example/p.txt";
+        let mut collector = Collector::new(IngestOptions::default());
+        collector
+            .read_input(
+                url,
+                io::Cursor::new("socks5://1.2.3.4:1080\nbad:0\n1.2.3.4:0\n"),
+            )
+            .unwrap();
+        let _ = collector.fail_input(
+            "https://v:pw2@down.example/",
+            InputFormat::Text,
+            ReadError::Fetch("server answered 404".into()),
+        );
+        let inventory = collector.finish();
+        let names: Vec<_> = inventory.inputs.iter().map(|i| &*i.name).collect();
+        assert_eq!(
+            names,
+            [
+                "http://u:***@lists.example/p.txt",
+                "https://v:***@down.example/"
+            ]
+        );
+        assert_eq!(
+            &*inventory.entries[0].source.input,
+            "http://u:***@lists.example/p.txt"
+        );
+        assert_eq!(
+            &*inventory.rejected[0].source.input,
+            "http://u:***@lists.example/p.txt"
+        );
+    }
+
+    #[test]
+    fn credentials_from_bytes_that_are_not_utf8_are_rejected() {
+        // Regression: `user=` followed by such bytes silently lost the credentials (the
+        // link stopped there), and `u:\xff@host` kept U+FFFD as the password.
+        let mut bytes = b"tg://socks?server=a.example&port=1&user=\xff\xfe&pass=x\n".to_vec();
+        bytes.extend_from_slice(b"socks5://u:\xff@b.example:1\n");
+        bytes.extend_from_slice(b"u:\xff@c.example:1\n");
+        bytes.extend_from_slice(b"Server: d.example\nPort: 1\nUser: \xffbob\n\n");
+        bytes.extend_from_slice(b"socks5://1.2.3.4:1080\xff\n");
+        let mut collector = Collector::new(IngestOptions::default());
+        collector
+            .read_input("latin1.txt", io::Cursor::new(bytes))
+            .unwrap();
+        let inventory = collector.finish();
+        let rejected: Vec<_> = inventory
+            .rejected
+            .iter()
+            .map(|r| (r.source.location.to_string(), r.reason.to_string()))
+            .collect();
+        let at = |place: &str, why: &str| (place.to_owned(), why.to_owned());
+        assert_eq!(
+            rejected,
+            [
+                at("line 1", "the username is not valid UTF-8"),
+                at("line 2", "the password is not valid UTF-8"),
+                at("line 3", "the password is not valid UTF-8"),
+                at("lines 4-6", "the username is not valid UTF-8"),
+            ]
+        );
+        assert_eq!(inventory.rejected[0].reason.code(), "bad_encoding");
+        // A byte glued after a link's port is not part of it.
+        let hosts: Vec<_> = inventory.entries.iter().map(|e| &*e.spec.host).collect();
+        assert_eq!(hosts, ["1.2.3.4"]);
+    }
+
+    #[test]
+    fn a_non_ascii_host_is_never_cut_short() {
+        // Regression: `socks5://lоcalhost:1080` (Cyrillic о) was read as host `l`.
+        let inventory = ingest_as(None, "-", "socks5://l\u{43e}calhost:1080\n").unwrap();
+        assert_eq!(counts(&inventory), (1, 0, 0, 0));
+        let entry = &inventory.entries[0];
+        assert_eq!(
+            (&*entry.spec.host, entry.spec.port),
+            ("xn--lcalhost-nbh", 1080)
+        );
+        assert_eq!(
+            inventory.as_written(entry),
+            Some("socks5://l\u{43e}calhost:1080")
+        );
     }
 }

@@ -253,8 +253,9 @@ fn serve_once(status: &str, body: &'static str) -> String {
 
 #[test]
 fn url_inputs_are_fetched_and_failures_named() {
+    // The list server is on loopback: fetched only with --allow-private.
     let url = serve_once("200 OK", "socks5://198.51.100.90:1080\nhello\n");
-    let output = run(&["parse", &url, "-f", "json"], None);
+    let output = run(&["parse", &url, "--allow-private", "-f", "json"], None);
     assert!(
         output.status.success(),
         "{}",
@@ -265,17 +266,58 @@ fn url_inputs_are_fetched_and_failures_named() {
     assert_eq!(doc["entries"][0]["source"]["input"], url.as_str());
 
     let url = serve_once("404 Not Found", "");
-    let output = run(&["parse", &url, "-f", "json"], None);
+    let output = run(&["parse", &url, "--allow-private", "-f", "json"], None);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains(&url) && stderr.contains("404"), "{stderr}");
+}
+
+/// A list URL is a direct connection, so a loopback one is refused (and not contacted)
+/// unless `--allow-private` is given, by `parse` and `audit` alike, and nothing is parsed
+/// from it. (Redirects, and link-local targets, are tested in `ingest::read`.)
+#[test]
+fn list_urls_on_reserved_addresses_are_refused_without_allow_private() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/list.txt", listener.local_addr().unwrap());
+    for args in [
+        vec!["parse", &url, "-f", "json"],
+        vec![
+            "audit", &url, "--checks", "liveness", "--quiet", "-f", "json",
+        ],
+    ] {
+        let output = run(&args, None);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&url)
+                && stderr.contains("127.0.0.1 is a loopback address")
+                && stderr.contains("--allow-private"),
+            "{args:?}: {stderr}"
+        );
+        let doc = json_of(&output);
+        assert_eq!(doc["entries"].as_array().map(Vec::len), Some(0), "{doc}");
+    }
+    // Both runs are over: a connection either made would be waiting here.
+    match listener.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the list server was contacted: {other:?}"),
+    }
 }
 
 #[test]
 fn oversized_url_bodies_are_refused() {
     let url = serve_once("200 OK", "1.2.3.4:1080\n1.2.3.5:1080\n1.2.3.6:1080\n");
     let output = run(
-        &["parse", &url, "--max-fetch-bytes", "10", "-f", "json"],
+        &[
+            "parse",
+            &url,
+            "--allow-private",
+            "--max-fetch-bytes",
+            "10",
+            "-f",
+            "json",
+        ],
         None,
     );
     assert_eq!(output.status.code(), Some(2));
@@ -369,5 +411,97 @@ proptest! {
         let found = proxy_audit::ingest::link::find_links(&line);
         prop_assert_eq!(found.len(), 1);
         prop_assert_eq!(&found[0].outcome, &Ok(spec));
+    }
+}
+
+/// Regression: `socks5://lоcalhost:…` (a Cyrillic `о`) was read as host `l`; credentials in
+/// another script, or bytes that are not UTF-8 after `user=`, silently vanished.
+#[test]
+fn non_ascii_hosts_and_credentials_are_kept_whole_or_rejected() {
+    let list = "socks5://l\u{43e}calhost:1080\n\
+                tg://socks?server=a.example&port=1&user=юзер&pass=пароль\n\
+                tg://socks?server=b.example&port=1&user=%ff&pass=x\n";
+    let doc = json_of(&run(&["parse", "-", "-f", "json"], Some(list)));
+    let entries: Vec<_> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["host"].clone(),
+                e["username"].clone(),
+                e["password"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("xn--lcalhost-nbh".into(), Value::Null, Value::Null),
+            ("a.example".into(), "юзер".into(), "пароль".into()),
+        ]
+    );
+    assert_eq!(doc["rejected"][0]["reason_code"], "bad_encoding");
+    assert_eq!(doc["rejected"][0]["source"]["location"], "line 3");
+}
+
+/// Regression: a text file whose first line starts with `{` was read as JSON and failed
+/// whole (exit 2, nothing found).
+#[test]
+fn a_brace_led_text_file_is_read_as_text() {
+    let output = run(
+        &["parse", "-", "-f", "json"],
+        Some("{Fresh proxies, 1 June}\nsocks5://198.51.100.7:1080\n"),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let doc = json_of(&output);
+    assert_eq!(doc["inputs"][0]["format"], "text");
+    assert_eq!(doc["inputs"][0]["error"], Value::Null);
+    assert_eq!(doc["entries"][0]["host"], "198.51.100.7");
+}
+
+/// Regression: an unbalanced quote ended a CSV file; the 2,000 rows after it were never
+/// reported.
+#[test]
+fn a_bad_csv_row_is_rejected_and_the_rest_is_read() {
+    let mut csv = String::from("host,port\n198.51.100.1,1080\n\"198.51.100.2,1080\n");
+    for i in 0..2000 {
+        let _ = writeln!(csv, "10.1.{}.{},1080", i / 250, i % 250);
+    }
+    let output = run(&["parse", "-", "-f", "json"], Some(&csv));
+    assert_eq!(output.status.code(), Some(0));
+    let doc = json_of(&output);
+    assert_eq!(doc["inputs"][0]["format"], "csv");
+    assert_eq!(doc["summary"]["entries"], 2001);
+    assert_eq!(doc["summary"]["rejected"], 1);
+    let rejected = &doc["rejected"][0];
+    assert_eq!(rejected["source"]["location"], "line 3");
+    assert_eq!(rejected["reason_code"], "bad_row");
+    assert_eq!(doc["entries"][2000]["source"]["location"], "line 2003");
+}
+
+/// Regression: a list URL's password (`http://u:PASS@…`) appeared in the parse table and
+/// in the JSON `source` and `inputs`.
+#[test]
+fn list_url_credentials_are_redacted_everywhere_shown() {
+    for format in ["json", "table"] {
+        let url = serve_once("200 OK", "socks5://198.51.100.91:1080\n1.2.3.4:0\n").replacen(
+            "http://",
+            "http://reader:hunter2@",
+            1,
+        );
+        let shown = url.replacen("hunter2", "***", 1);
+        let output = run(&["parse", &url, "--allow-private", "-f", format], None);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{stdout}");
+        assert!(!stdout.contains("hunter2"), "password leaked:\n{stdout}");
+        if format == "json" {
+            let doc = json_of(&output);
+            assert_eq!(doc["inputs"][0]["input"], shown.as_str());
+            assert_eq!(doc["entries"][0]["source"]["input"], shown.as_str());
+            assert_eq!(doc["rejected"][0]["source"]["input"], shown.as_str());
+        } else {
+            assert!(stdout.contains("reader:***@"), "{stdout}");
+        }
     }
 }

@@ -354,6 +354,103 @@ mod tests {
         }
     }
 
+    /// A loopback listener nothing may connect to.
+    fn untouched() -> std::net::TcpListener {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        listener
+    }
+
+    /// Panics when a connection is waiting: a fetch that connected did so before it
+    /// returned, so its connection is queued by the time this looks.
+    fn assert_untouched(listener: &std::net::TcpListener) {
+        match listener.accept() {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("something connected: {other:?}"),
+        }
+    }
+
+    /// The internet profile with `canaries` (URLs) as its HTTP canaries and `canary.test`
+    /// resolving to loopback.
+    fn context_with(canaries: &[String], allow_private: bool) -> AuditContext {
+        let mut profile = Profile::internet().unwrap();
+        profile.http_canaries = canaries
+            .iter()
+            .map(|url| HttpCanary {
+                name: url.clone(),
+                url: HttpUrl::parse(url).unwrap(),
+                sha256: [0; 32],
+            })
+            .collect();
+        profile
+            .hosts
+            .insert("canary.test".into(), vec!["127.0.0.1".parse().unwrap()]);
+        AuditContext::new(
+            profile,
+            ProbeRules::built_in().unwrap(),
+            AuditOptions {
+                allow_private,
+                ..options(2)
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reference_canaries_on_reserved_addresses_are_not_contacted() {
+        let listener = untouched();
+        let port = listener.local_addr().unwrap().port();
+        let canaries = [
+            format!("http://127.0.0.1:{port}/page"),
+            format!("http://canary.test:{port}/page"),
+            format!("http://localhost:{port}/page"),
+            format!("http://2130706433:{port}/page"),
+        ];
+        let context = context_with(&canaries, false);
+        for (index, canary) in context.profile.http_canaries.iter().enumerate() {
+            let error = context.fetch_direct(&canary.url).await.unwrap_err();
+            assert!(error.contains("loopback"), "{}: {error}", canary.name);
+            assert_eq!(
+                context.reference(index, canary).await,
+                Reference::Unavailable
+            );
+        }
+        assert_untouched(&listener);
+    }
+
+    #[tokio::test]
+    async fn reference_fetches_follow_no_redirect() {
+        let target = untouched();
+        let location = format!("http://{}/page", target.local_addr().unwrap());
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let canary = format!("http://{}/page", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            while let Ok((mut stream, _)) = server.accept().await {
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+                     Connection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        // Loopback is allowed here (the canary server is on it); the redirect is still not
+        // followed.
+        let context = context_with(&[canary], true);
+        let canary = &context.profile.http_canaries[0];
+        assert_eq!(
+            context.fetch_direct(&canary.url).await,
+            Ok((302, Vec::new()))
+        );
+        assert!(matches!(
+            context.reference(0, canary).await,
+            Reference::Differs(_)
+        ));
+        assert_untouched(&target);
+    }
+
     #[test]
     fn internet_profile_trusts_telegrams_production_key_and_asks_dc2() {
         let context = AuditContext::new(

@@ -15,7 +15,7 @@ use crate::report::{self, OutputFormat};
 
 /// `proxy-audit parse`.
 pub(super) async fn parse(args: ParseArgs) -> Result<Exit> {
-    let inventory = read_inputs(&args.input, &mut Console::new()).await?;
+    let inventory = read_inputs(&args.input, args.allow_private, &mut Console::new()).await?;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {
         OutputFormat::Table
@@ -37,8 +37,13 @@ pub(super) async fn parse(args: ParseArgs) -> Result<Exit> {
 }
 
 /// Reads every input named (or standard input, when it is not a terminal) into one
-/// inventory; an input that cannot be read is named to `events`.
-pub(super) async fn read_inputs(args: &InputArgs, events: &mut dyn Events) -> Result<Inventory> {
+/// inventory; an input that cannot be read is named to `events`. List URLs on non-public
+/// addresses are fetched only with `allow_private`.
+pub(super) async fn read_inputs(
+    args: &InputArgs,
+    allow_private: bool,
+    events: &mut dyn Events,
+) -> Result<Inventory> {
     let inputs = if args.inputs.is_empty() {
         if io::stdin().is_terminal() {
             bail!("no input: name a file, a URL, or - for standard input (see --help)");
@@ -54,6 +59,7 @@ pub(super) async fn read_inputs(args: &InputArgs, events: &mut dyn Events) -> Re
     let limits = FetchLimits {
         max_bytes: args.max_fetch_bytes,
         timeout: args.fetch_timeout,
+        allow_private,
     };
     Ok(pipeline::ingest(&inputs, options, limits, events).await)
 }

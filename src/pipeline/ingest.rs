@@ -9,8 +9,9 @@ use super::Events;
 use crate::ingest::read::{FetchLimits, fetch, is_url, open_local};
 use crate::ingest::{Collector, IngestOptions, InputFormat, Inventory, ReadError};
 
-/// Reads every input (a path, `-` for standard input, or a URL fetched within `limits`)
-/// into one inventory, in order. A failure is recorded in the inventory (its input's
+/// Reads every input (a path, `-` for standard input, or a URL fetched within `limits`,
+/// a loopback or private one, or a redirect there, only with `limits.allow_private`) into
+/// one inventory, in order. A failure is recorded in the inventory (its input's
 /// `error`) and reported to `events`.
 pub async fn ingest(
     inputs: &[String],
@@ -32,7 +33,7 @@ pub async fn ingest(
             }
         };
         if let Err(error) = result {
-            events.input_failed(name, &error);
+            events.input_failed(&crate::ingest::shown_name(name), &error);
         }
     }
     collector.finish()

@@ -2,8 +2,8 @@
 //!
 //! Pure functions over the host text and IP addresses; nothing here resolves names or touches
 //! the network. Ingestion records the result as the `address_class` field of every report
-//! entry, and the probe's address guard uses it later to refuse non-public targets unless
-//! `--allow-private` is given.
+//! entry, and [`super::destination`] uses it to refuse non-public targets (proxies, list URLs
+//! and their redirects) unless `--allow-private` is given.
 //!
 //! Hosts are classified as written in a list, so `parse_lenient_ipv4` accepts every IPv4
 //! spelling the system resolver accepts (`127.1`, `0x7f.1`, `2130706433`, ...): an odd spelling

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use crate::model::{Code, Finding};
-use crate::policy::address::AddressClass;
+use crate::policy::destination::{self, Refusal};
 use crate::proto::ipv4::parse_lenient_ipv4;
 
 /// How the auditor turns names into addresses.
@@ -155,7 +155,7 @@ pub enum Decision {
 }
 
 /// Applies the guard to `host:port`: before resolution (names such as `localhost`, literal
-/// addresses) and after it (every resolved address).
+/// addresses) and after it (every resolved address), as [`destination::check`] decides.
 pub async fn check(
     host: &str,
     port: u16,
@@ -163,44 +163,29 @@ pub async fn check(
     resolver: &Resolver,
     step: Duration,
 ) -> Decision {
-    let refuse = |address: String, class: AddressClass| {
-        Decision::Refused(Finding::new(
+    let resolve = || resolver.resolve(host, port, step);
+    match destination::check(host, allow_private, resolve).await {
+        Ok(addresses) => match addresses.first() {
+            Some(&addr) => Decision::Allowed {
+                addr,
+                resolved: addresses,
+            },
+            None => Decision::Unresolvable(Finding::new(
+                Code::Unreachable,
+                [("reason", format!("{host} has no address"))],
+            )),
+        },
+        Err(Refusal::Private { address, class }) => Decision::Refused(Finding::new(
             Code::PrivateAddress,
             [
                 ("address", address),
                 ("class", class.as_str().to_owned()),
                 ("hint", "pass --allow-private to probe it anyway".to_owned()),
             ],
-        ))
-    };
-    let as_listed = AddressClass::of_host(host);
-    if !allow_private && as_listed != AddressClass::Unresolved && !as_listed.is_public() {
-        return refuse(host.to_owned(), as_listed);
-    }
-    let addresses = match resolver.resolve(host, port, step).await {
-        Ok(addresses) => addresses,
-        Err(reason) => {
-            return Decision::Unresolvable(Finding::new(Code::Unreachable, [("reason", reason)]));
-        }
-    };
-    if !allow_private {
-        if let Some(bad) = addresses
-            .iter()
-            .find(|addr| !AddressClass::of_ip(addr.ip()).is_public())
-        {
-            let class = AddressClass::of_ip(bad.ip());
-            return refuse(format!("{host} resolves to {}", bad.ip()), class);
-        }
-    }
-    match addresses.first() {
-        Some(&addr) => Decision::Allowed {
-            addr,
-            resolved: addresses,
-        },
-        None => Decision::Unresolvable(Finding::new(
-            Code::Unreachable,
-            [("reason", format!("{host} has no address"))],
         )),
+        Err(Refusal::Unresolvable(reason)) => {
+            Decision::Unresolvable(Finding::new(Code::Unreachable, [("reason", reason)]))
+        }
     }
 }
 

@@ -10,12 +10,23 @@
 //! ([`crate::proto::http_head`]); the body is framed by `Transfer-Encoding: chunked`,
 //! `Content-Length` or the end of the stream, and never more than `max_body` bytes of it are
 //! kept: a longer body is a truncated result, not an error.
+//!
+//! Caps count bytes on the wire, not the decoded body: every byte the response takes from
+//! the stream (interim 1xx heads, the head, chunk-size lines and their extensions, the CRLF
+//! after each chunk, the body, what the buffered reader reads ahead) goes through one
+//! `WireBudget` of `wire_budget(max_body)` bytes (1,179,648 with [`MAX_BODY`]). A peer
+//! that wraps each body byte in a kilobyte of chunk extension, or sends endless tiny chunks,
+//! gets an error once the budget is spent, not a gigabyte read.
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+    ReadBuf, Take,
 };
 use tokio::time::timeout;
 
@@ -24,7 +35,7 @@ use crate::probe::dial::{
     self, Auth, BoxStream, Credentials, DialError, HeadReadError, Prefixed, ProxyEndpoint, Target,
     io_reason, is_transient, proxy_authorization, read_head, timed_out, tls_to_proxy,
 };
-use crate::proto::http_head::ResponseHead;
+use crate::proto::http_head::{MAX_HEAD, ResponseHead};
 use crate::proxy::ProxyKind;
 
 /// Largest body read.
@@ -104,6 +115,62 @@ const USER_AGENT: &str = concat!("proxy-audit/", env!("CARGO_PKG_VERSION"));
 
 /// Longest chunk-size line (size, extensions, CRLF) accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
+
+/// Wire bytes allowed beyond the final head's cap and the body's: chunk framing (about a
+/// hundredth of a body sent in 1 KiB chunks), interim heads, the buffered reader's
+/// read-ahead (8 KiB).
+const FRAMING_ALLOWANCE: usize = 64 * 1024;
+
+/// The most bytes one response may take from the stream when `max_body` bytes of body are
+/// kept: the head cap ([`MAX_HEAD`]), `max_body`, and [`FRAMING_ALLOWANCE`]. With
+/// [`MAX_BODY`] that is 1,179,648 bytes.
+pub(crate) fn wire_budget(max_body: usize) -> u64 {
+    as_u64(MAX_HEAD)
+        .saturating_add(as_u64(max_body))
+        .saturating_add(as_u64(FRAMING_ALLOWANCE))
+}
+
+/// A reader that lets at most its budget of bytes through from the stream, then fails every
+/// read (non-transient: the peer sent more than any honest answer needs). Every read of a
+/// response goes through one, so no framing makes a GET take more than the budget.
+#[derive(Debug)]
+struct WireBudget<R> {
+    /// The stream, limited to what is left of the budget.
+    inner: Take<R>,
+    /// The whole budget, for the error.
+    budget: u64,
+}
+
+impl<R: AsyncRead> WireBudget<R> {
+    /// Lets `budget` bytes be read from `inner`.
+    fn new(inner: R, budget: u64) -> Self {
+        Self {
+            inner: inner.take(budget),
+            budget,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for WireBudget<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.inner.limit() == 0 && buf.remaining() > 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the response went past {} bytes on the wire (head, chunk framing and \
+                     body together)",
+                    this.budget
+                ),
+            )));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
 
 /// Who reads the request line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +301,8 @@ where
         .map(|exchange| exchange.response)
 }
 
-/// Sends `request` and reads the response, the body capped at `max_body` bytes.
+/// Sends `request` and reads the response, the body capped at `max_body` bytes and all of
+/// it at `wire_budget(max_body)` bytes from the stream.
 async fn exchange<S>(
     mut stream: S,
     request: &[u8],
@@ -250,7 +318,8 @@ where
     };
     sent.await
         .map_err(|error| io_error(&error, "sending the request: "))?;
-    let reply = read_head(&mut stream).await.map_err(|error| match error {
+    let mut wire = WireBudget::new(&mut stream, wire_budget(max_body));
+    let reply = read_head(&mut wire).await.map_err(|error| match error {
         HeadReadError::Io(error) => io_error(&error, ""),
         error => GetError::Response(error.to_string()),
     })?;
@@ -260,7 +329,7 @@ where
         return Err(GetError::Dial(DialError::AuthRejected));
     }
     let framing = Framing::of(&reply.head)?;
-    let mut reader = BufReader::new(Prefixed::new(reply.rest, stream));
+    let mut reader = BufReader::new(Prefixed::new(reply.rest, wire));
     let (body, truncated) = read_body(&mut reader, framing, max_body).await?;
     Ok(Exchange {
         response: HttpResponse {
@@ -446,12 +515,12 @@ where
 }
 
 /// A read error inside the body.
-fn body_error(error: &std::io::Error) -> GetError {
+fn body_error(error: &io::Error) -> GetError {
     io_error(error, "reading the body: ")
 }
 
 /// An I/O error: [`GetError::Interrupted`] when transient, else [`GetError::Response`].
-fn io_error(error: &std::io::Error, context: &str) -> GetError {
+fn io_error(error: &io::Error, context: &str) -> GetError {
     let reason = format!("{context}{}", io_reason(error));
     if is_transient(error.kind()) {
         GetError::Interrupted(reason)
@@ -754,6 +823,166 @@ mod tests {
         let response = result.unwrap().response;
         assert!(response.truncated);
         assert_eq!(response.body.len(), 10_000);
+    }
+
+    /// The size of the in-memory pipe the wire-budget tests use: what the peer counts as
+    /// sent exceeds what the client read by at most this.
+    const PIPE: usize = 16 * 1024;
+
+    /// Runs a GET (cap [`MAX_BODY`]) against a peer that sends `head`, then `repeated` over
+    /// and over until the client goes (or `then` once, after `times` repetitions, when
+    /// given); returns the result and the bytes the peer got into the pipe.
+    async fn against_pouring_peer(
+        head: &[u8],
+        repeated: &[u8],
+        then: Option<(usize, &[u8])>,
+    ) -> (Result<HttpResponse, GetError>, u64) {
+        let (client, mut server) = duplex(PIPE);
+        let head = head.to_vec();
+        let repeated = repeated.to_vec();
+        let then = then.map(|(times, bytes)| (times, bytes.to_vec()));
+        let peer = async move {
+            read_request(&mut server).await;
+            let mut sent = 0_u64;
+            let pieces = std::iter::once(head)
+                .chain(std::iter::repeat_n(
+                    repeated.clone(),
+                    then.as_ref().map_or(usize::MAX, |(times, _)| *times),
+                ))
+                .chain(then.map(|(_, bytes)| bytes));
+            for piece in pieces {
+                let mut piece: &[u8] = &piece;
+                while !piece.is_empty() {
+                    match server.write(piece).await {
+                        Ok(0) | Err(_) => return sent,
+                        Ok(n) => {
+                            sent += n as u64;
+                            piece = &piece[n..];
+                        }
+                    }
+                }
+            }
+            sent
+        };
+        let (result, sent) = tokio::join!(
+            exchange_within(client, REQUEST, MAX_BODY, STEP, Hop::Origin),
+            peer
+        );
+        (result.map(|exchange| exchange.response), sent)
+    }
+
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    fn assert_budget_spent(result: &Result<HttpResponse, GetError>, sent: u64) {
+        let bound = wire_budget(MAX_BODY) + PIPE as u64;
+        assert!(
+            sent <= bound,
+            "the peer got {sent} bytes in (bound {bound})"
+        );
+        match result {
+            Err(GetError::Response(reason)) => assert!(
+                reason.contains("went past 1179648 bytes on the wire"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_wire_budget_is_the_head_cap_the_body_cap_and_64_kib() {
+        assert_eq!(wire_budget(MAX_BODY), 1_179_648);
+        assert_eq!(wire_budget(0), 128 * 1024);
+    }
+
+    /// One byte of body per kilobyte of chunk extension: without a wire budget, the 1 MiB
+    /// body cap let this peer make one GET read a gigabyte.
+    #[tokio::test]
+    async fn chunk_extensions_count_against_the_wire_budget() {
+        let chunk = format!("1;{}\r\nx\r\n", "e".repeat(MAX_CHUNK_LINE - 5));
+        let (result, sent) = against_pouring_peer(CHUNKED, chunk.as_bytes(), None).await;
+        assert_budget_spent(&result, sent);
+    }
+
+    /// Seven wire bytes per body byte (`1;\r\nx\r\n`), forever.
+    #[tokio::test]
+    async fn endless_tiny_chunks_count_against_the_wire_budget() {
+        let (result, sent) = against_pouring_peer(CHUNKED, b"1;\r\nx\r\n", None).await;
+        assert_budget_spent(&result, sent);
+    }
+
+    /// Eight 1xx heads of 60 KiB before a full-size answer: the heads count too.
+    #[tokio::test]
+    async fn interim_heads_count_against_the_wire_budget() {
+        let mut interim = b"HTTP/1.1 103 Early Hints\r\n".to_vec();
+        for _ in 0..60 {
+            interim.extend_from_slice(format!("Link: <{}>\r\n", "l".repeat(1000)).as_bytes());
+        }
+        interim.extend_from_slice(b"\r\n");
+        let last = format!("HTTP/1.1 200 OK\r\nContent-Length: {MAX_BODY}\r\n\r\n")
+            .into_bytes()
+            .into_iter()
+            .chain(std::iter::repeat_n(b'x', MAX_BODY))
+            .collect::<Vec<u8>>();
+        let (result, sent) = against_pouring_peer(&interim, &interim, Some((7, &last))).await;
+        assert_budget_spent(&result, sent);
+    }
+
+    /// A single endless extension is cut at the chunk-line cap.
+    #[tokio::test]
+    async fn a_ten_megabyte_chunk_extension_is_cut_at_the_line_cap() {
+        let mut start = CHUNKED.to_vec();
+        start.extend_from_slice(b"1;");
+        let (result, sent) =
+            against_pouring_peer(&start, &[b'e'; 1024], Some((10 * 1024, b""))).await;
+        assert!(
+            sent <= (64 * 1024 + PIPE) as u64,
+            "the peer got {sent} bytes in"
+        );
+        assert_eq!(
+            result,
+            Err(GetError::Response(format!(
+                "chunk line longer than {MAX_CHUNK_LINE} bytes"
+            )))
+        );
+    }
+
+    /// Trailers after the last chunk are never read: the body is complete without them.
+    #[tokio::test]
+    async fn endless_trailers_are_not_read() {
+        let mut start = CHUNKED.to_vec();
+        start.extend_from_slice(b"3\r\nabc\r\n0\r\n");
+        let (result, sent) = against_pouring_peer(&start, b"X-Trailer: 1\r\n", None).await;
+        assert!(
+            sent <= (64 * 1024 + PIPE) as u64,
+            "the peer got {sent} bytes in"
+        );
+        let response = result.unwrap();
+        assert_eq!(
+            (response.body.as_slice(), response.truncated),
+            (&b"abc"[..], false)
+        );
+    }
+
+    /// Honest framing fits the allowance: a full 1 MiB body in 256-byte chunks, after a
+    /// head near its cap and an interim head.
+    #[tokio::test]
+    async fn honest_chunked_bodies_fit_the_wire_budget() {
+        let mut head = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n".to_vec();
+        for _ in 0..60 {
+            head.extend_from_slice(format!("X-Big: {}\r\n", "b".repeat(1000)).as_bytes());
+        }
+        head.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("100\r\n{}\r\n", "y".repeat(256));
+        let chunks = MAX_BODY / 256;
+        let (result, _) =
+            against_pouring_peer(&head, chunk.as_bytes(), Some((chunks, b"0\r\n\r\n"))).await;
+        let response = result.unwrap();
+        assert_eq!((response.body.len(), response.truncated), (MAX_BODY, false));
+        // One chunk more than the cap: truncated, not an error.
+        let (result, _) =
+            against_pouring_peer(&head, chunk.as_bytes(), Some((chunks + 1, b"0\r\n\r\n"))).await;
+        let response = result.unwrap();
+        assert_eq!((response.body.len(), response.truncated), (MAX_BODY, true));
     }
 
     #[tokio::test]

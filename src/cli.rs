@@ -80,8 +80,10 @@ Examples:
   PROXY_AUDIT_KEY_PASSWORD=... proxy-audit keygen --public-key trusted.pub --secret-key trusted.key
 
 With PROXY_AUDIT_KEY_PASSWORD set, the secret key is encrypted with it (as minisign -G
-does); --sign then reads the same variable. Keys are ordinary minisign keys: users can check
-a list with `minisign -Vm trusted.toml -p trusted.pub` or `proxy-audit verify`.";
+does); --sign then reads the same variable. Keys are ordinary minisign keys (one made with
+`minisign -G` or `minisign -G -W`, unencrypted, works too): users can check a list with
+`minisign -Vm trusted.toml -p trusted.pub` or `proxy-audit verify`. An existing key file is
+never replaced unless --force is given.";
 
 /// Examples shown after `lab --help`.
 const LAB_EXAMPLES: &str = "\
@@ -123,6 +125,10 @@ pub struct ParseArgs {
     /// Exit with status 1 when any line was rejected.
     #[arg(long)]
     pub strict: bool,
+
+    /// Fetch list URLs (and follow redirects) on loopback and private addresses too.
+    #[arg(long)]
+    pub allow_private: bool,
 }
 
 /// Arguments of `audit`.
@@ -144,7 +150,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
 
-    /// Probe loopback and private addresses too (otherwise refused as private_address).
+    /// Probe loopback and private addresses too (otherwise refused as private_address),
+    /// and fetch list URLs there.
     #[arg(long)]
     pub allow_private: bool,
 
@@ -188,15 +195,39 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
 
-    /// Write a trusted.toml of the entries that passed (verdict ok or trusted); secrets and
-    /// passwords appear only as SHA-256 hashes, so it can be published.
+    /// Write a trusted.toml of the entries that passed (verdict ok or trusted), to publish:
+    /// MTProto secrets appear only as SHA-256 hashes of their key, passwords not at all
+    /// (the endpoint and username identify a SOCKS/HTTP proxy).
     #[arg(long, value_name = "FILE")]
     pub emit_trusted: Option<PathBuf>,
 
     /// Sign the --emit-trusted file with this minisign secret key (FILE.minisig is written
-    /// next to it; the key's password, if any, is read from PROXY_AUDIT_KEY_PASSWORD).
+    /// next to it; the key's password, if it is encrypted, is read from
+    /// PROXY_AUDIT_KEY_PASSWORD). The key is read and unlocked before anything is probed;
+    /// a list whose signature cannot be written is removed, never left unsigned.
     #[arg(long, value_name = "KEY", requires = "emit_trusted")]
     pub sign: Option<PathBuf>,
+
+    /// Sequence number signed into the list's trusted comment, next to its creation time:
+    /// each published list must have a higher one than the last, so a reader can refuse an
+    /// older list served in its place [default: the Unix time of signing, which grows by
+    /// itself from one run to the next].
+    #[arg(long, value_name = "N", requires = "sign")]
+    pub sequence: Option<u64>,
+
+    /// Make the JSON and NDJSON reports publishable: every MTProto secret and password is
+    /// replaced by a keyed fingerprint, and entry ids are keyed too ("redacted": true in the
+    /// document). The same proxy gets the same fingerprint under the same key, so redacted
+    /// reports still merge and rescore; give every vantage the same key. A redacted report
+    /// stays redacted when read back. (Table, CSV, Markdown and HTML never show secrets.)
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The --redact key: a file of at least 16 bytes (e.g. `openssl rand -hex 32`) [default:
+    /// the PROXY_AUDIT_REDACT_KEY variable, else a random key whose fingerprints match no
+    /// other report's].
+    #[arg(long, value_name = "FILE", requires = "redact")]
+    pub redact_key: Option<PathBuf>,
 
     /// Exit with status 1 when any entry reaches this verdict: `dangerous`; `suspicious`
     /// (suspicious or dangerous); `dead` (dead, inconclusive, suspicious or dangerous).
@@ -230,6 +261,11 @@ pub struct VerifyArgs {
     /// The signature [default: FILE.minisig].
     #[arg(long, value_name = "SIG")]
     pub signature: Option<PathBuf>,
+
+    /// Reject a list signed longer ago than this (from the creation time in its signed
+    /// comment; a list without one is rejected too): seconds, or `90m`, `36h`, `7d`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub max_age: Option<Duration>,
 }
 
 /// Arguments of `keygen`.
@@ -239,9 +275,13 @@ pub struct KeygenArgs {
     #[arg(long, value_name = "PUB")]
     pub public_key: PathBuf,
 
-    /// Where to write the secret key (keep it in the CI's secret store). Never overwritten.
+    /// Where to write the secret key (keep it in the CI's secret store).
     #[arg(long, value_name = "KEY")]
     pub secret_key: PathBuf,
+
+    /// Replace existing key files (without it, keygen refuses to overwrite either file).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `rules` subcommands.
@@ -480,6 +520,29 @@ fn parse_kind(text: &str) -> Result<ProxyKind, String> {
     text.parse()
 }
 
+/// Parses `verify --max-age`: a duration as [`parse_duration`] takes it, or whole hours
+/// (`36h`) or days (`7d`).
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let scaled = |number: &str, unit: u64| {
+        number
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .and_then(|n| n.checked_mul(unit))
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{text:?} is not an age (try 3600, 90m, 36h or 7d)"))
+    };
+    if let Some(days) = text.strip_suffix('d') {
+        scaled(days, 86_400)
+    } else if let Some(hours) = text.strip_suffix('h') {
+        scaled(hours, 3_600)
+    } else {
+        parse_duration(text)
+    }
+}
+
 /// Parses a duration: bare seconds (`2`, `0.5`) or a number with `ms`, `s` or `m`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -549,5 +612,16 @@ mod tests {
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("NaN").is_err());
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_age("36h"), Ok(Duration::from_secs(36 * 3_600)));
+        assert_eq!(parse_age("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_age("600"), Ok(Duration::from_secs(600)));
+        assert!(parse_age("0d").is_err());
+        assert!(parse_age("1.5d").is_err());
+        assert!(parse_age("soon").is_err());
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::console::Console;
 use super::interrupt_signal;
 use super::parse::read_inputs;
-use super::reports::{finish_report, keeps_entries, open_targets, streams_entries, write_targets};
+use super::reports::{Publishing, entry_spool, keeps_entries, open_targets, streams_entries};
 use crate::checks::AuditOptions;
 use crate::cli::{AuditArgs, Exit, ProbeArgs};
 use crate::model::Check;
@@ -18,13 +18,17 @@ use crate::rules::RuleSet;
 /// `proxy-audit audit`.
 pub(super) async fn audit(args: AuditArgs) -> Result<Exit> {
     let interrupt = interrupt_signal();
+    // The keys first: nothing is probed for a list that could not be signed.
+    let publishing = Publishing::prepare(&args.report)?;
     let profile = pipeline::load_profile(args.profile.as_deref())?;
     let rules = RuleSet::load(args.report.rules.as_deref())?;
     let mut targets = open_targets(&args.report)?;
+    let keeps = keeps_entries(&targets, &args.report);
+    let mut spool = entry_spool(&targets, keeps)?;
     let request = AuditRequest {
         profile_digest: profile.digest,
         vantage: args.vantage.clone(),
-        keep_entries: keeps_entries(&targets, &args.report),
+        keep_entries: keeps,
         stream_entries: streams_entries(&targets),
         ..AuditRequest::new(
             profile.profile,
@@ -33,11 +37,12 @@ pub(super) async fn audit(args: AuditArgs) -> Result<Exit> {
         )
     };
     let mut console = Console::streaming(args.probe.quiet, &mut targets);
-    let inventory = read_inputs(&args.input, &mut console).await?;
-    let report = pipeline::audit(&inventory, request, interrupt, &mut console).await?;
+    let inventory = read_inputs(&args.input, args.allow_private, &mut console).await?;
+    let mut events = publishing.events(&mut console, spool.as_mut());
+    let mut report = pipeline::audit(&inventory, request, interrupt, &mut events).await?;
+    events.finish()?;
     console.finish()?;
-    write_targets(&report, targets)?;
-    let gate = finish_report(&report, &args.report)?;
+    let gate = publishing.publish(&mut report, targets, spool, true, &args.report)?;
     if report.interrupted {
         Ok(Exit::Interrupted)
     } else if gate {

@@ -36,7 +36,9 @@ pub struct AuditRequest {
     pub timestamps: bool,
     /// Keep every entry for the report. Without it (when every output streams), the report
     /// has the summary, inputs and rejected items but no `entries`, and the memory an audit
-    /// needs no longer grows with its results.
+    /// needs no longer grows with its results: every entry is then handed to
+    /// [`Events::entry_audited`], those an interruption left unfinished too (as
+    /// `not_audited`, after probing ends), so a stream holds every entry.
     pub keep_entries: bool,
     /// Hand each entry's scored line to [`Events::entry_audited`] as it finishes, although
     /// the entries are kept (they always are handed over when not kept).
@@ -107,6 +109,9 @@ pub struct Tally {
     pub alive: u64,
     /// Of them, the ones with a finding of severity low or worse.
     pub flagged: u64,
+    /// Position in the inventory of the entry that just finished (a streamed JSON document
+    /// puts each entry back in input order by it).
+    pub index: usize,
 }
 
 /// Probes every entry of `inventory` and scores it: the report, whose `interrupted` is true
@@ -150,8 +155,14 @@ pub async fn audit(
     }
     let mut summary = AuditSummary::of(inventory);
     let mut tally = Tally::default();
+    // Without kept results, which entries finished (one byte each, not a result each).
+    let mut finished: Vec<bool> = Vec::new();
+    if !keep_entries {
+        finished.resize(inventory.entries.len(), false);
+    }
     let interrupted = checks::run(&inventory.entries, context, interrupt, |index, result| {
         tally.done += 1;
+        tally.index = index;
         tally.alive += u64::from(result.status == Status::Alive);
         tally.flagged += u64::from(is_flagged(&result));
         let line = inventory.entries.get(index).and_then(|entry| {
@@ -166,6 +177,9 @@ pub async fn audit(
                 *slot = Some(result);
                 line
             } else {
+                if let Some(done) = finished.get_mut(index) {
+                    *done = true;
+                }
                 let line = audit_report::audited(inventory, entry, result, verdicts);
                 summary.add(&line.result, line.scored.verdict);
                 Some(line)
@@ -175,6 +189,15 @@ pub async fn audit(
     })
     .await;
     events.probing_finished();
+    // Streamed: the entries an interruption left unfinished go out too, as in a kept report.
+    let unfinished = finished.iter().enumerate().filter(|(_, done)| !**done);
+    for (index, entry) in unfinished.filter_map(|(i, _)| Some((i, inventory.entries.get(i)?))) {
+        let result = ProbeResult::not_audited("no result");
+        let line = audit_report::audited(inventory, entry, result, verdicts);
+        summary.add(&line.result, line.scored.verdict);
+        tally.index = index;
+        events.entry_audited(tally, Some(&line));
+    }
 
     let mut report = if keep_entries {
         // Built in one pass at the end: building each entry's report as its result arrives

@@ -33,6 +33,13 @@
 //! `status` is `alive|dead|refused|not_audited`; `alive + dead + refused + not_audited` =
 //! `entries`. `flagged` counts entries with a finding of severity low or worse. Secrets and
 //! passwords appear in full (the document is meant to be read back); the table redacts them.
+//! A report made with `--redact` says `"redacted": true` and names its key
+//! (`"redaction_key"`) right after `schema_version`: its secrets and passwords are keyed
+//! fingerprints ([`super::fingerprint`]), and it still merges and rescores.
+//!
+//! The document is written through one view (`AuditReport::document`) whether its entries
+//! are in memory or streamed from a spool ([`super::json::EntrySpool`]), so both give the
+//! same bytes.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -41,13 +48,16 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 use serde::{Deserialize, Serialize};
 
+use super::fingerprint::RedactError;
 use super::redact::host_port;
 use super::types::{EntryOut, InputOut, RejectedOut, SCHEMA_VERSION, Summary};
+use crate::config::parse_sha256;
 use crate::ingest::{Entry, Inventory};
 use crate::model::Verdict;
 use crate::model::{Check, ProbeResult, Severity, Status};
 use crate::proxy::ProxySpec;
 use crate::rules::scoring::Scored;
+use crate::rules::trusted::{Identity, key_sha256};
 use crate::rules::verdicts::Verdicts;
 
 /// One audited entry.
@@ -150,11 +160,19 @@ pub(crate) fn is_flagged(result: &ProbeResult) -> bool {
     })
 }
 
-/// The whole audit report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The whole audit report. It is serialised through `AuditReport::document`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AuditReport {
     /// Layout version.
     pub schema_version: u32,
+    /// True when secrets and passwords are keyed fingerprints (`--redact`); omitted when
+    /// false.
+    #[serde(default)]
+    pub redacted: bool,
+    /// In a redacted report: the id of the key the fingerprints were made with
+    /// ([`super::fingerprint::RedactionKey::id`]).
+    #[serde(default)]
+    pub redaction_key: Option<String>,
     /// `proxy-audit <version>` that probed.
     #[serde(default)]
     pub tool: String,
@@ -195,7 +213,35 @@ impl AuditReport {
     /// vantage saw (one per code, the first seen), `alive` if any vantage reached the
     /// proxy, the lowest latency; each vantage's own result is kept under `vantages`. The
     /// verdicts are then scored again with `scoring`.
-    pub fn merge(reports: Vec<(String, Self)>, verdicts: &Verdicts, rules_digest: &str) -> Self {
+    ///
+    /// # Errors
+    /// When the reports are not all redacted with the same key, or all plain: their ids
+    /// could never match.
+    pub fn merge(
+        reports: Vec<(String, Self)>,
+        verdicts: &Verdicts,
+        rules_digest: &str,
+    ) -> Result<Self, RedactError> {
+        let redaction = |report: &Self| match (&report.redacted, &report.redaction_key) {
+            (false, _) => "a plain report".to_owned(),
+            (true, Some(key)) => format!("a report redacted with key {key}"),
+            (true, None) => "a report redacted with an unnamed key".to_owned(),
+        };
+        let (redacted, redaction_key) = match reports.first() {
+            Some((_, first)) => {
+                if let Some((name, other)) = reports
+                    .iter()
+                    .find(|(_, r)| redaction(r) != redaction(first))
+                {
+                    return Err(RedactError::Mixed {
+                        first: redaction(first),
+                        other: format!("{} ({name})", redaction(other)),
+                    });
+                }
+                (first.redacted, first.redaction_key.clone())
+            }
+            None => (false, None),
+        };
         let mut merged: Vec<AuditedEntry> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         let mut parse = Summary::default();
@@ -240,6 +286,8 @@ impl AuditReport {
         parse.entries = merged.len() as u64;
         let mut report = Self {
             schema_version: SCHEMA_VERSION,
+            redacted,
+            redaction_key,
             tool: format!("proxy-audit {}", env!("CARGO_PKG_VERSION")),
             vantage: Some(names.join("+")),
             started: String::new(),
@@ -258,7 +306,7 @@ impl AuditReport {
             rejected,
         };
         report.rescore(verdicts, rules_digest);
-        report
+        Ok(report)
     }
 
     /// Judges every entry again (e.g. with other rules), recounting the summary.
@@ -270,7 +318,10 @@ impl AuditReport {
         };
         for entry in &mut self.entries {
             entry.scored = match spec_of(&entry.entry) {
-                Some(spec) => verdicts.verdict_for(&spec, &entry.result),
+                Some(spec) => verdicts.verdict_for_identity(
+                    &identity_of(&entry.entry, &spec, self.redacted),
+                    &entry.result,
+                ),
                 None => verdicts.scoring.score(&entry.result),
             };
             summary.add(&entry.result, entry.scored.verdict);
@@ -315,6 +366,8 @@ impl AuditReport {
     ) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
+            redacted: false,
+            redaction_key: None,
             tool: format!("proxy-audit {}", env!("CARGO_PKG_VERSION")),
             vantage: None,
             started: String::new(),
@@ -332,9 +385,23 @@ impl AuditReport {
     }
 }
 
-/// The proxy an entry of a saved report describes (read back from its full link).
+/// The proxy an entry of a saved report describes (read back from its full link). In a
+/// redacted report its secret's key and its password are fingerprints: see
+/// [`identity_of`].
 pub fn spec_of(entry: &EntryOut) -> Option<ProxySpec> {
     crate::ingest::link::parse_link(&entry.link).and_then(Result::ok)
+}
+
+/// What the curated lists may compare of the entry whose spec is `spec`: the real key hash
+/// (a redacted entry's `secret_sha256`, else the hash of the spec's key), and whether the
+/// spec's password is the real one (not in a `redacted` report).
+pub fn identity_of<'a>(entry: &EntryOut, spec: &'a ProxySpec, redacted: bool) -> Identity<'a> {
+    let carried = entry.secret_sha256.as_deref().and_then(parse_sha256);
+    Identity {
+        spec,
+        key_sha256: carried.or_else(|| spec.secret.as_ref().map(key_sha256)),
+        password_known: !redacted,
+    }
 }
 
 /// Folds another vantage's result into `into`: the worst evidence wins.
@@ -401,9 +468,99 @@ pub fn audited(
     }
 }
 
+/// The audit JSON document as written: the report's fields in their order, with `entries`
+/// given apart (the report's own, or a spool's), so every way of writing it is one layout.
+#[derive(Serialize)]
+pub(crate) struct Document<'a, E: Serialize> {
+    /// See [`AuditReport::schema_version`].
+    schema_version: u32,
+    /// See [`AuditReport::redacted`]; omitted when false, so a plain report's layout is
+    /// unchanged.
+    #[serde(skip_serializing_if = "is_false")]
+    redacted: bool,
+    /// See [`AuditReport::redaction_key`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redaction_key: Option<&'a str>,
+    /// See [`AuditReport::tool`].
+    tool: &'a str,
+    /// See [`AuditReport::vantage`].
+    vantage: Option<&'a str>,
+    /// See [`AuditReport::started`].
+    started: &'a str,
+    /// See [`AuditReport::finished`].
+    finished: &'a str,
+    /// See [`AuditReport::profile`].
+    profile: &'a str,
+    /// See [`AuditReport::profile_digest`].
+    profile_digest: &'a str,
+    /// See [`AuditReport::rules_digest`].
+    rules_digest: &'a str,
+    /// See [`AuditReport::checks`].
+    checks: &'a [Check],
+    /// See [`AuditReport::interrupted`].
+    interrupted: bool,
+    /// See [`AuditReport::summary`].
+    summary: &'a AuditSummary,
+    /// See [`AuditReport::inputs`].
+    inputs: &'a [InputOut],
+    /// The entries, in input order.
+    entries: E,
+    /// See [`AuditReport::rejected`].
+    rejected: &'a [RejectedOut],
+}
+
+/// For `skip_serializing_if`.
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde passes a reference"
+)]
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl AuditReport {
+    /// The document of this report with `entries` in place of its own.
+    pub(crate) fn document<E: Serialize>(&self, entries: E) -> Document<'_, E> {
+        Document {
+            schema_version: self.schema_version,
+            redacted: self.redacted,
+            redaction_key: self.redaction_key.as_deref(),
+            tool: &self.tool,
+            vantage: self.vantage.as_deref(),
+            started: &self.started,
+            finished: &self.finished,
+            profile: &self.profile,
+            profile_digest: &self.profile_digest,
+            rules_digest: &self.rules_digest,
+            checks: &self.checks,
+            interrupted: self.interrupted,
+            summary: &self.summary,
+            inputs: &self.inputs,
+            entries,
+            rejected: &self.rejected,
+        }
+    }
+}
+
+impl Serialize for AuditReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.document(&self.entries).serialize(serializer)
+    }
+}
+
 /// Writes the JSON document.
 pub(crate) fn write_json(report: &AuditReport, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
+    write_json_with(report, &report.entries, out)
+}
+
+/// Writes the JSON document with `entries` in place of the report's own (a spool's, read
+/// back one at a time, so a million entries are never in memory at once).
+pub(crate) fn write_json_with(
+    report: &AuditReport,
+    entries: impl Serialize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &report.document(entries))?;
     writeln!(out)
 }
 
@@ -421,14 +578,21 @@ pub(crate) fn write_ndjson_tail(report: &AuditReport, out: &mut dyn Write) -> io
         serde_json::to_writer(&mut *out, &serde_json::json!({ "rejected": rejected }))?;
         writeln!(out)?;
     }
-    serde_json::to_writer(
-        &mut *out,
-        &serde_json::json!({
-            "summary": report.summary,
-            "profile": report.profile,
-            "interrupted": report.interrupted,
-        }),
-    )?;
+    let mut summary = serde_json::json!({
+        "summary": report.summary,
+        "profile": report.profile,
+        "interrupted": report.interrupted,
+    });
+    if report.redacted {
+        if let Some(line) = summary.as_object_mut() {
+            line.insert("redacted".to_owned(), true.into());
+            line.insert(
+                "redaction_key".to_owned(),
+                report.redaction_key.clone().into(),
+            );
+        }
+    }
+    serde_json::to_writer(&mut *out, &summary)?;
     writeln!(out)
 }
 

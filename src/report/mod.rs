@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clean;
 pub(crate) mod csv_out;
+pub mod fingerprint;
 pub mod html;
 pub mod json;
 pub mod links;

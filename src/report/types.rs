@@ -24,7 +24,9 @@
 //!
 //! `kind` is one of `mtproto|socks5|socks4|http|https`; `location` is `line N`, `lines A-B`
 //! or a JSON path such as `messages[3].text_entities[1]`. Secrets and passwords appear in
-//! full: this document is meant to be read back. The summary satisfies
+//! full: this document is meant to be read back (the audit report's `--redact` replaces them
+//! with keyed fingerprints, and adds `secret_sha256` to MTProto entries: see
+//! `docs/report-schema.md`). The summary satisfies
 //! `entries + duplicates + rejected` = proxy-looking items found.
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +100,10 @@ pub struct EntryOut {
     pub secret_mode: Option<SecretMode>,
     /// Domain a FakeTLS secret imitates.
     pub faketls_domain: Option<String>,
+    /// Only in a redacted report: SHA-256 (hex) of the real secret's 16 key bytes, the form
+    /// the trusted list and the blocklist compare (`secret` then holds a fingerprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_sha256: Option<String>,
     /// SOCKS/HTTP username.
     pub username: Option<String>,
     /// SOCKS/HTTP password.
@@ -143,6 +149,7 @@ impl EntryOut {
             faketls_domain: secret
                 .and_then(MtprotoSecret::faketls_domain)
                 .map(str::to_owned),
+            secret_sha256: None,
             username: spec.username.clone(),
             password: spec.password.clone(),
             address_class: entry.address_class,

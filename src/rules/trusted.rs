@@ -22,6 +22,7 @@
 //! secret = "dd…"                    # mtproto: the secret itself (exactly one of the two)
 //! username = "…"                    # optional, socks/http only
 //! password_sha256 = "…64 hex…"      # optional, needs username: SHA-256 of the password
+//!                                   # (read for old lists; `emit` never writes it)
 //! ```
 //!
 //! # Matching
@@ -35,6 +36,21 @@
 //!
 //! A credential that differs is a [`TrustMatch::Mismatch`]: an impostor on a trusted
 //! address, or a rotation the list has not caught up with.
+//!
+//! A proxy is matched through its [`Identity`]: the spec, the key hash of its secret and
+//! whether its password is known. A redacted report knows an MTProto key only by that hash
+//! (which it keeps, so MTProto matching is as exact as on a live audit) and a password only
+//! by a keyed fingerprint, which no SHA-256 can be compared with: an entry that asks for a
+//! password hash is then [`TrustMatch::Unverified`], neither trusted nor an impostor.
+//!
+//! # Passwords are never published
+//! A SHA-256 of a password is no protection: the host, port and username are next to it,
+//! and a weak password falls to a dictionary in seconds. [`emit`] therefore writes the
+//! endpoint, the username and (for MTProto) the hash of the 16 random key bytes, and no
+//! password in any form; a published entry with a username trusts that login on that
+//! endpoint whatever its password. Lists written before this change load as they are: their
+//! `password_sha256` is still compared when the password is known (a live audit, an
+//! unredacted report).
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
@@ -95,8 +111,46 @@ pub enum TrustMatch<'a> {
     Trusted(&'a TrustedEntry),
     /// Endpoint matches this entry but the secret or credentials differ.
     Mismatch(&'a TrustedEntry),
+    /// Endpoint and username match this entry, which asks for a password hash, but the
+    /// password is not known (a redacted report): it can be neither trusted nor refused.
+    Unverified(&'a TrustedEntry),
     /// No entry for this endpoint.
     None,
+}
+
+/// A proxy as the curated lists match it: its spec, and what is known of its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// Kind, host, port, username, and the FakeTLS domain of its secret. In a redacted
+    /// report the secret's key bytes and the password are fingerprints, not the real ones.
+    pub spec: &'a ProxySpec,
+    /// SHA-256 of the MTProto secret's 16 key bytes (`key_sha256`), the form lists
+    /// compare; `None` for other kinds.
+    pub key_sha256: Option<[u8; 32]>,
+    /// True when `spec.password` is the real password, false when it is a fingerprint.
+    pub password_known: bool,
+}
+
+impl<'a> Identity<'a> {
+    /// The identity of a proxy known in full (a live audit, an unredacted report).
+    pub fn of(spec: &'a ProxySpec) -> Self {
+        Self {
+            spec,
+            key_sha256: spec.secret.as_ref().map(key_sha256),
+            password_known: true,
+        }
+    }
+}
+
+/// Whether a credential matches a list entry's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// It matches.
+    Matches,
+    /// It differs.
+    Differs,
+    /// It cannot be told (the password is not known).
+    Unknown,
 }
 
 /// A list that could not be loaded (or emitted), naming the file and line when known.
@@ -171,14 +225,35 @@ impl TrustedList {
     /// Whether `spec` is trusted, an impostor of (or rotation on) a trusted endpoint, or
     /// unknown. When several entries share the endpoint, any matching credential wins.
     pub fn check(&self, spec: &ProxySpec) -> TrustMatch<'_> {
+        self.check_identity(&Identity::of(spec))
+    }
+
+    /// [`TrustedList::check`] for a proxy known by its [`Identity`]: a matching credential
+    /// wins, then a credential that cannot be told ([`TrustMatch::Unverified`]), then a
+    /// differing one.
+    pub fn check_identity(&self, identity: &Identity<'_>) -> TrustMatch<'_> {
+        let mut unverified = None;
         let mut mismatch = None;
-        for entry in self.entries.iter().filter(|e| e.same_endpoint(spec)) {
-            if entry.credential_matches(spec) {
-                return TrustMatch::Trusted(entry);
+        for entry in self
+            .entries
+            .iter()
+            .filter(|e| e.same_endpoint(identity.spec))
+        {
+            match entry.credential_matches(identity) {
+                Credential::Matches => return TrustMatch::Trusted(entry),
+                Credential::Unknown => {
+                    unverified.get_or_insert(entry);
+                }
+                Credential::Differs => {
+                    mismatch.get_or_insert(entry);
+                }
             }
-            mismatch.get_or_insert(entry);
         }
-        mismatch.map_or(TrustMatch::None, TrustMatch::Mismatch)
+        match (unverified, mismatch) {
+            (Some(entry), _) => TrustMatch::Unverified(entry),
+            (None, Some(entry)) => TrustMatch::Mismatch(entry),
+            (None, None) => TrustMatch::None,
+        }
     }
 }
 
@@ -191,18 +266,31 @@ impl TrustedEntry {
     }
 
     /// The secret's key hash, or the username and password hash the entry gives.
-    fn credential_matches(&self, spec: &ProxySpec) -> bool {
+    fn credential_matches(&self, identity: &Identity<'_>) -> Credential {
+        let spec = identity.spec;
+        let agrees = |same: bool| {
+            if same {
+                Credential::Matches
+            } else {
+                Credential::Differs
+            }
+        };
         if let Some(expected) = self.secret_sha256 {
-            return spec.secret.as_ref().map(key_sha256) == Some(expected);
+            return agrees(identity.key_sha256 == Some(expected));
         }
         let user_ok = self
             .username
             .as_ref()
             .is_none_or(|user| spec.username.as_ref() == Some(user));
-        let password_ok = self.password_sha256.is_none_or(|expected| {
-            spec.password.as_deref().map(|p| sha256(p.as_bytes())) == Some(expected)
-        });
-        user_ok && password_ok
+        match self.password_sha256 {
+            None => agrees(user_ok),
+            Some(_) if !user_ok => Credential::Differs,
+            // A redacted entry's password is a fingerprint; no entry's hash can match it.
+            Some(_) if spec.password.is_some() && !identity.password_known => Credential::Unknown,
+            Some(expected) => {
+                agrees(spec.password.as_deref().map(|p| sha256(p.as_bytes())) == Some(expected))
+            }
+        }
     }
 }
 
@@ -311,8 +399,10 @@ impl RawEntry {
     }
 }
 
-/// Renders a `trusted.toml` for `entries` (name, proxy): every secret as `secret_sha256`
-/// and every password as `password_sha256`, never in clear.
+/// Renders a `trusted.toml` for `entries` (name, proxy): every MTProto key as
+/// `secret_sha256` (taken from the identity, so a redacted report can be published from),
+/// the username when there is one, and no password in any form (see the module's
+/// "Passwords are never published").
 ///
 /// The output is deterministic: entries are sorted by host, port, kind and name (so the
 /// order of the input does not matter) and nothing time-dependent is written. `added` must
@@ -320,7 +410,7 @@ impl RawEntry {
 /// empty name or source, a bad date, an MTProto spec without a secret) is an error here
 /// rather than a published file nobody can load.
 pub fn emit(
-    entries: &[(&str, &ProxySpec)],
+    entries: &[(&str, Identity<'_>)],
     source: &str,
     added: &str,
 ) -> Result<String, TrustedError> {
@@ -334,9 +424,11 @@ pub fn emit(
     sorted.sort_by(|(name_a, a), (name_b, b)| compare_for_emit(name_a, a, name_b, b));
     let mut out = String::from(
         "# Trusted proxies, generated by proxy-audit; do not edit by hand.\n\
-         # Format: see rules/trusted.toml. Secrets and passwords appear only as SHA-256.\n",
+         # Format: see rules/trusted.toml. MTProto keys appear only as SHA-256; passwords\n\
+         # are never written.\n",
     );
-    for (name, spec) in sorted {
+    for (name, identity) in sorted {
+        let spec = identity.spec;
         let _ = write!(
             out,
             "\n[[proxy]]\nname = {}\nsource = {}\nadded = {date}\nkind = {}\nhost = {}\nport = {}\n",
@@ -346,37 +438,30 @@ pub fn emit(
             toml_string(&spec.host),
             spec.port,
         );
-        if let Some(secret) = &spec.secret {
-            let _ = writeln!(out, "secret_sha256 = \"{}\"", to_hex(&key_sha256(secret)));
+        if let Some(hash) = identity
+            .key_sha256
+            .filter(|_| spec.kind == ProxyKind::Mtproto)
+        {
+            let _ = writeln!(out, "secret_sha256 = \"{}\"", to_hex(&hash));
         }
-        if let Some(user) = &spec.username {
+        if let Some(user) = spec
+            .username
+            .as_ref()
+            .filter(|_| spec.kind != ProxyKind::Mtproto)
+        {
             let _ = writeln!(out, "username = {}", toml_string(user));
-        }
-        if let Some(password) = &spec.password {
-            let _ = writeln!(
-                out,
-                "password_sha256 = \"{}\"",
-                to_hex(&sha256(password.as_bytes()))
-            );
         }
     }
     TrustedList::from_toml(&out, "emitted trusted.toml").map_err(|e| invalid(e.message))?;
     Ok(out)
 }
 
-/// Emission order: host, port, kind, name, then the credential hashes (so two entries that
-/// differ only in their secret still sort the same way every time).
-fn compare_for_emit(name_a: &str, a: &ProxySpec, name_b: &str, b: &ProxySpec) -> Ordering {
-    let credential = |spec: &ProxySpec| {
-        (
-            spec.secret.as_ref().map(key_sha256),
-            spec.username.clone(),
-            spec.password.as_deref().map(|p| sha256(p.as_bytes())),
-        )
-    };
-    (&a.host, a.port, a.kind, name_a)
-        .cmp(&(&b.host, b.port, b.kind, name_b))
-        .then_with(|| credential(a).cmp(&credential(b)))
+/// Emission order: host, port, kind, name, then the key hash and username (so two entries
+/// that differ only in their credential still sort the same way every time).
+fn compare_for_emit(name_a: &str, a: &Identity<'_>, name_b: &str, b: &Identity<'_>) -> Ordering {
+    (&a.spec.host, a.spec.port, a.spec.kind, name_a)
+        .cmp(&(&b.spec.host, b.spec.port, b.spec.kind, name_b))
+        .then_with(|| (a.key_sha256, &a.spec.username).cmp(&(b.key_sha256, &b.spec.username)))
 }
 
 /// SHA-256 of an MTProto secret's 16 key bytes: the form lists publish and compare.
@@ -452,6 +537,7 @@ mod tests {
         match found {
             TrustMatch::Trusted(e) => ("trusted", Some(e.name.as_str())),
             TrustMatch::Mismatch(e) => ("mismatch", Some(e.name.as_str())),
+            TrustMatch::Unverified(e) => ("unverified", Some(e.name.as_str())),
             TrustMatch::None => ("none", None),
         }
     }
@@ -727,10 +813,18 @@ mod tests {
         ]
     }
 
+    /// `(name, identity)` pairs of `sample`, as `emit` takes them.
+    fn identities(sample: &[(String, ProxySpec)]) -> Vec<(&str, Identity<'_>)> {
+        sample
+            .iter()
+            .map(|(n, s)| (n.as_str(), Identity::of(s)))
+            .collect()
+    }
+
     #[test]
     fn emit_round_trips_without_revealing_credentials() {
         let sample = emit_sample();
-        let refs: Vec<(&str, &ProxySpec)> = sample.iter().map(|(n, s)| (n.as_str(), s)).collect();
+        let refs = identities(&sample);
         let text = emit(&refs, "CI audit run", "2026-12-01").unwrap();
         assert!(!text.contains(LAB_KEY), "{text}");
         assert!(!text.contains("example-password"), "{text}");
@@ -750,10 +844,75 @@ mod tests {
         );
     }
 
+    /// A published list must not let anyone recover a password: not in clear, and not as
+    /// an unsalted SHA-256 next to its host, port and username (a dictionary reverses it).
+    #[test]
+    fn emitted_lists_carry_no_password_in_any_form() {
+        let sample = emit_sample();
+        let text = emit(&identities(&sample), "s", "2026-12-01").unwrap();
+        let hash = to_hex(&sha256(b"example-password"));
+        assert!(!text.contains(&hash), "{text}");
+        assert!(!text.contains("password_sha256"), "{text}");
+        assert!(!text.contains("password ="), "{text}");
+        // The login is still published: the same user with any password is trusted.
+        let list = TrustedList::from_toml(&text, "emitted").unwrap();
+        let socks_entry = list.entries.iter().find(|e| e.kind == ProxyKind::Socks5);
+        assert_eq!(socks_entry.and_then(|e| e.username.as_deref()), Some("lab"));
+        assert_eq!(
+            outcome(list.check(&socks(Some("lab"), Some("rotated")))),
+            ("trusted", Some("socks"))
+        );
+        assert_eq!(
+            outcome(list.check(&socks(Some("other"), None))).0,
+            "mismatch"
+        );
+    }
+
+    /// A redacted report knows an MTProto key by its hash and a password by a fingerprint:
+    /// the key still matches exactly (and is published from the hash), an old list's
+    /// password hash can be neither confirmed nor refused.
+    #[test]
+    fn redacted_identities_match_by_key_hash_and_leave_password_hashes_unverified() {
+        let list = TrustedList::built_in().unwrap();
+        let placeholder = mtproto(&format!("dd{}", "5a".repeat(16)));
+        let real_hash = key_sha256(&MtprotoSecret::decode(LAB_KEY).unwrap());
+        let redacted = Identity {
+            spec: &placeholder,
+            key_sha256: Some(real_hash),
+            password_known: false,
+        };
+        assert_eq!(outcome(list.check_identity(&redacted)).0, "trusted");
+        assert_eq!(outcome(list.check(&placeholder)).0, "mismatch");
+        let other = Identity {
+            key_sha256: Some(sha256(&[9u8; 16])),
+            ..redacted
+        };
+        assert_eq!(outcome(list.check_identity(&other)).0, "mismatch");
+        // The built-in SOCKS5 example asks for password_sha256 (an old-style entry).
+        let fingerprint = socks(Some("example"), Some("0f1e2d3c4b5a69788796a5b4c3d2e1f0"));
+        let hidden = Identity {
+            password_known: false,
+            ..Identity::of(&fingerprint)
+        };
+        assert_eq!(outcome(list.check_identity(&hidden)).0, "unverified");
+        let wrong_user = socks(Some("someone"), Some("x"));
+        let hidden_wrong_user = Identity {
+            password_known: false,
+            ..Identity::of(&wrong_user)
+        };
+        assert_eq!(
+            outcome(list.check_identity(&hidden_wrong_user)).0,
+            "mismatch"
+        );
+        // Emitted from the redacted identity: the real key's hash, never the placeholder's.
+        let text = emit(&[("n", redacted)], "s", "2026-12-01").unwrap();
+        assert!(text.contains(&to_hex(&real_hash)), "{text}");
+    }
+
     #[test]
     fn emit_is_deterministic_and_order_independent() {
         let sample = emit_sample();
-        let refs: Vec<(&str, &ProxySpec)> = sample.iter().map(|(n, s)| (n.as_str(), s)).collect();
+        let refs = identities(&sample);
         let mut reversed = refs.clone();
         reversed.reverse();
         let first = emit(&refs, "s", "2026-12-01").unwrap();
@@ -772,12 +931,13 @@ mod tests {
     #[test]
     fn emit_refuses_what_would_not_load() {
         let spec = socks(None, None);
-        assert!(emit(&[("n", &spec)], "s", "2026-13-01").is_err());
-        assert!(emit(&[("n", &spec)], "s", "yesterday").is_err());
-        assert!(emit(&[("n", &spec)], "", "2026-12-01").is_err());
+        let id = Identity::of(&spec);
+        assert!(emit(&[("n", id)], "s", "2026-13-01").is_err());
+        assert!(emit(&[("n", id)], "s", "yesterday").is_err());
+        assert!(emit(&[("n", id)], "", "2026-12-01").is_err());
         let mut no_secret = mtproto(LAB_KEY);
         no_secret.secret = None;
-        let err = emit(&[("n", &no_secret)], "s", "2026-12-01").unwrap_err();
+        let err = emit(&[("n", Identity::of(&no_secret))], "s", "2026-12-01").unwrap_err();
         assert!(err.message.contains("needs secret"), "{err}");
         assert_eq!(
             emit(&[], "s", "2026-12-01")

@@ -8,12 +8,15 @@
 //!   `trusted`.
 //! - Same kind, host and port as a trusted entry but another secret or password →
 //!   `suspicious` at best: an impostor, or the operator rotated it; the sentence says both.
+//! - A redacted report's entry whose password the trusted entry would have to compare
+//!   (`TrustMatch::Unverified`) keeps its score's verdict, and `listed` says why it was not
+//!   compared.
 
 use std::net::{IpAddr, SocketAddr};
 
 use super::blocklist::Blocklist;
 use super::scoring::{Scored, Scoring};
-use super::trusted::{TrustMatch, TrustedList};
+use super::trusted::{Identity, TrustMatch, TrustedList};
 use crate::config::FileError;
 use crate::model::ProbeResult;
 use crate::model::Verdict;
@@ -45,6 +48,13 @@ impl Verdicts {
 
     /// The verdict for `spec` given what the probe found.
     pub fn verdict_for(&self, spec: &ProxySpec, result: &ProbeResult) -> Scored {
+        self.verdict_for_identity(&Identity::of(spec), result)
+    }
+
+    /// The verdict for a proxy known by its [`Identity`] (a redacted report's entry knows
+    /// its MTProto key only by its hash, its password not at all).
+    pub fn verdict_for_identity(&self, identity: &Identity<'_>, result: &ProbeResult) -> Scored {
+        let spec = identity.spec;
         let mut scored = self.scoring.score(result);
         let resolved: Vec<IpAddr> = result
             .observations
@@ -52,7 +62,17 @@ impl Verdicts {
             .iter()
             .filter_map(|text| text.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
             .collect();
-        if let Some(reason) = self.blocklist.check(spec, &resolved) {
+        // The key hash again: a redacted spec's secret is a fingerprint, the hash is real.
+        let by_key_hash = || {
+            let hash = identity.key_sha256?;
+            let rule = self
+                .blocklist
+                .secrets
+                .iter()
+                .find(|r| r.secret_sha256 == hash);
+            rule.map(|rule| rule.reason.clone())
+        };
+        if let Some(reason) = self.blocklist.check(spec, &resolved).or_else(by_key_hash) {
             if scored.verdict != Verdict::Refused {
                 scored.verdict = Verdict::Dangerous;
                 scored.explanation =
@@ -61,7 +81,7 @@ impl Verdicts {
             }
             return scored;
         }
-        match self.trusted.check(spec) {
+        match self.trusted.check_identity(identity) {
             TrustMatch::Trusted(entry) if scored.verdict == Verdict::Ok => {
                 scored.verdict = Verdict::Trusted;
                 scored.explanation = format!(
@@ -81,6 +101,13 @@ impl Verdicts {
                     entry.name
                 );
                 scored.listed = Some(format!("trusted_mismatch: {}", entry.name));
+            }
+            TrustMatch::Unverified(entry) => {
+                scored.listed = Some(format!(
+                    "trusted_unverified: {} (the report is redacted: its password could not \
+                     be compared)",
+                    entry.name
+                ));
             }
             _ => {}
         }

@@ -14,5 +14,6 @@ mod interop;
 mod interop_servers;
 mod layers;
 mod parse;
+mod publish;
 mod rules;
 mod support;
